@@ -1,0 +1,46 @@
+import type { Fields } from './fields.js';
+import type { ActionInput } from './input.js';
+
+export type OutputType = 'string' | 'boolean' | 'list';
+
+export interface OutputSpec {
+  readonly type: OutputType;
+  readonly description: string;
+}
+
+export type Outputs = Readonly<Record<string, OutputSpec>>;
+
+/**
+ * One entry of the action catalog: a `with` schema, the outputs it sets, and a
+ * pure compiler from bound inputs to the body of a step's PowerShell.
+ */
+export interface ActionDefinition<F extends Fields = Fields> {
+  readonly name: string;
+  /** One line for `exch-cert actions`. */
+  readonly summary: string;
+  /** Where the code acts: Exchange cmdlets, the server's operating system (services, IIS), or a raw script. */
+  readonly runsOn: 'exchange' | 'host' | 'script';
+  /** Changes the server (false: read-only, reports `ok`). */
+  readonly changes: boolean;
+  /** Cannot be undone; asks for confirmation before running. */
+  readonly destructive: boolean;
+  readonly fields: F;
+  /** Outputs the step sets; a function when they depend on `with` (the powershell action). */
+  readonly outputs: Outputs | ((rawWith: Readonly<Record<string, unknown>>) => Outputs);
+  /** Cross-field rules (e.g. "one of a or b") on the raw `with`; returns the problem, or undefined. */
+  checkFields?(rawWith: Readonly<Record<string, unknown>>): string | undefined;
+  /** The default title when a step has none. */
+  title(input: ActionInput<Extract<keyof F, string>>): string;
+  /** The step body: PowerShell statements, unindented. Pure. */
+  compile(input: ActionInput<Extract<keyof F, string>>): string;
+}
+
+/** Declares an action with its field names checked by the compiler. */
+export function defineAction<const F extends Fields>(definition: ActionDefinition<F>): ActionDefinition<F> {
+  return definition;
+}
+
+/** The outputs a step of this action sets, given its raw `with`. */
+export function outputsOf(action: ActionDefinition, rawWith: Readonly<Record<string, unknown>>): Outputs {
+  return typeof action.outputs === 'function' ? action.outputs(rawWith) : action.outputs;
+}

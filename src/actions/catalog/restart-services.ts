@@ -1,0 +1,57 @@
+import { lines, hostBlock } from '../../powershell/script.js';
+import { defineAction } from '../action.js';
+import { field } from '../fields.js';
+
+/**
+ * Restarts Windows services on the Exchange server and waits until each is
+ * Running again. Services that are stopped are left stopped by default: POP3
+ * and IMAP4 are stopped on a default install, and a renewal must not start
+ * services nobody uses.
+ */
+export const restartServices = defineAction({
+  name: 'restart-services',
+  summary: 'Restart Windows services on the Exchange server and wait until each is Running again.',
+  runsOn: 'host',
+  changes: true,
+  destructive: false,
+  fields: {
+    server: field.server(),
+    services: field.list('Service names, e.g. MSExchangeTransport.', {
+      required: true,
+      pattern: /^[A-Za-z0-9_.-]+$/,
+      patternMessage: 'expected a Windows service name such as MSExchangeTransport',
+    }),
+    includeStopped: field.boolean('Also start services that are stopped now (off: they stay stopped).', { default: false }),
+    waitSeconds: field.number('How long to wait for each service to be Running again.', { default: 300, integer: true, min: 1, max: 3600 }),
+  },
+  outputs: {
+    restarted: { type: 'list', description: 'The services that were restarted (stopped services left alone are not listed).' },
+  },
+  title: (input) => `Restart ${input.describe('services')}`,
+  compile: (input) =>
+    lines(
+      `$restarted = @(${hostBlock(
+        input.expr('server'),
+        [
+          ['Names', input.expr('services')],
+          ['IncludeStopped', input.expr('includeStopped')],
+          ['WaitSeconds', input.expr('waitSeconds')],
+        ],
+        lines(
+          'foreach ($name in $Names) {',
+          '    $service = Get-Service -Name $name',
+          "    if ($service.Status -ne 'Running' -and -not $IncludeStopped) {",
+          "        Write-Host ('exch-cert: ' + $name + ' is ' + $service.Status + '; left as it is')",
+          '        continue',
+          '    }',
+          "    Write-Host ('exch-cert: restarting ' + $name)",
+          '    Restart-Service -Name $name -Force',
+          "    (Get-Service -Name $name).WaitForStatus('Running', [TimeSpan]::FromSeconds($WaitSeconds))",
+          '    $name',
+          '}',
+        ),
+      )})`,
+      'if ($restarted.Count -eq 0) { Set-ExchCertUnchanged }',
+      "Set-ExchCertOutput -Name 'restarted' -Value $restarted",
+    ),
+});

@@ -1,0 +1,49 @@
+import { lines, psCommand } from '../../powershell/script.js';
+import { defineAction } from '../action.js';
+import { field, FQDN_PATTERN } from '../fields.js';
+
+const CMDLETS = {
+  POP: { get: 'Get-PopSettings', set: 'Set-PopSettings' },
+  IMAP: { get: 'Get-ImapSettings', set: 'Set-ImapSettings' },
+} as const;
+
+/**
+ * Set-PopSettings / Set-ImapSettings -X509CertificateName: how POP and IMAP
+ * pick their certificate (required for wildcard certificates, P8). The new
+ * name takes effect only after MSExchangePOP3(BE) / MSExchangeIMAP4(BE) restart.
+ */
+export const setPopImapCertificateName = defineAction({
+  name: 'set-pop-imap-certificate-name',
+  summary: 'Set the certificate name POP and IMAP use (Set-PopSettings / Set-ImapSettings -X509CertificateName).',
+  runsOn: 'exchange',
+  changes: true,
+  destructive: false,
+  fields: {
+    server: field.server(),
+    name: field.string('FQDN clients use for POP and IMAP, e.g. mail.contoso.com (no wildcard).', {
+      required: true,
+      pattern: FQDN_PATTERN,
+      patternMessage: 'expected an FQDN such as mail.contoso.com (no wildcard)',
+    }),
+    protocols: field.list('Which protocols to set.', { enum: ['POP', 'IMAP'], default: ['POP', 'IMAP'], planTime: true }),
+  },
+  outputs: {},
+  title: (input) => `Set the ${input.list('protocols').join(' and ')} certificate name to ${input.describe('name')}`,
+  compile: (input) => {
+    const server = input.expr('server');
+    return lines(
+      `$name = ${input.expr('name')}`,
+      '$changed = $false',
+      ...input.list('protocols').map((protocol) => {
+        const cmdlets = CMDLETS[protocol as keyof typeof CMDLETS];
+        return lines(
+          `if ([string](${psCommand(cmdlets.get, [['Server', server]])}).X509CertificateName -ne $name) {`,
+          `    ${psCommand(cmdlets.set, [['Server', server], ['X509CertificateName', '$name']])}`,
+          '    $changed = $true',
+          '}',
+        );
+      }),
+      'if (-not $changed) { Set-ExchCertUnchanged }',
+    );
+  },
+});

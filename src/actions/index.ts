@@ -1,0 +1,37 @@
+import type { ActionDefinition } from './action.js';
+import { backupCertificate } from './catalog/backup-certificate.js';
+import { bindIisCertificate } from './catalog/bind-iis-certificate.js';
+import { enableCertificate } from './catalog/enable-certificate.js';
+import { findCertificate } from './catalog/find-certificate.js';
+import { iisReset } from './catalog/iis-reset.js';
+import { importCertificate } from './catalog/import-certificate.js';
+import { newSelfSignedCertificate } from './catalog/new-self-signed-certificate.js';
+import { powershell } from './catalog/powershell.js';
+import { removeCertificate } from './catalog/remove-certificate.js';
+import { restartServices } from './catalog/restart-services.js';
+import { setPopImapCertificateName } from './catalog/set-pop-imap-certificate-name.js';
+import { testServiceHealth } from './catalog/test-service-health.js';
+
+/** The action catalog, in the order `exch-cert actions` lists it. */
+export const ACTIONS: readonly ActionDefinition[] = [
+  newSelfSignedCertificate,
+  importCertificate,
+  enableCertificate,
+  setPopImapCertificateName,
+  testServiceHealth,
+  backupCertificate,
+  removeCertificate,
+  findCertificate,
+  restartServices,
+  iisReset,
+  bindIisCertificate,
+  powershell,
+] as ActionDefinition[];
+
+const BY_NAME: ReadonlyMap<string, ActionDefinition> = new Map(ACTIONS.map((action) => [action.name, action]));
+
+export function findAction(name: string): ActionDefinition | undefined {
+  return BY_NAME.get(name);
+}
+
+export const ACTION_NAMES: readonly string[] = ACTIONS.map((action) => action.name);

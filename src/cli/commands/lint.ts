@@ -1,0 +1,68 @@
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { glob, isDynamicPattern } from 'tinyglobby';
+import { compareDiagnostics, type Diagnostic } from '../../diagnostics.js';
+import { ExitCode, InputError } from '../../errors.js';
+import { formatGithub, formatJson, formatText, summarize, type LintFormat } from '../../lint/format.js';
+import { analyzeRunbook } from '../../lint/index.js';
+import { readRunbookSource } from '../../runbook/source.js';
+import { displayPath } from '../load-plan.js';
+import type { CliIo, Terminal } from '../terminal.js';
+
+interface LintOptions {
+  readonly format?: LintFormat;
+  readonly strict?: boolean;
+}
+
+const RUNBOOK_GLOB = '**/*.{yaml,yml}';
+
+/** `exch-cert lint`: every problem in every file; exit 1 on errors (or warnings with --strict). */
+export async function lintCommand(paths: readonly string[], options: LintOptions, io: CliIo, terminal: Terminal): Promise<number> {
+  const format: LintFormat = options.format ?? (io.env['GITHUB_ACTIONS'] === 'true' ? 'github' : 'text');
+  const files = await expandPaths(paths.length > 0 ? paths : ['runbooks'], io.cwd);
+  const diagnostics: Diagnostic[] = [];
+  const sources = new Map<string, string>();
+  for (const file of files) {
+    const display = displayPath(file, io.cwd);
+    const read = await readRunbookSource(file);
+    if (!read.ok) {
+      diagnostics.push({ ...read.diagnostic, file: display });
+      continue;
+    }
+    sources.set(display, read.source.text);
+    const analysis = await analyzeRunbook({ file: display, text: read.source.text });
+    diagnostics.push(...analysis.diagnostics);
+  }
+  diagnostics.sort(compareDiagnostics);
+  if (format === 'json') io.stdout.write(formatJson(diagnostics) + '\n');
+  else if (diagnostics.length > 0) io.stdout.write((format === 'github' ? formatGithub(diagnostics) : formatText(diagnostics, sources, terminal.color)) + '\n');
+  io.stderr.write(`exch-cert lint: ${summarize(diagnostics, files.length)}\n`);
+  const failing = diagnostics.some((d) => d.severity === 'error' || options.strict === true);
+  return failing ? ExitCode.failed : ExitCode.ok;
+}
+
+/**
+ * Files, folders (every .yaml/.yml below) and globs, in a stable order. A
+ * named file that does not exist is kept, so lint reports it like any problem.
+ */
+async function expandPaths(paths: readonly string[], cwd: string): Promise<string[]> {
+  const found = new Set<string>();
+  for (const path of paths) {
+    if (isDynamicPattern(path)) {
+      const matches = await glob(path, { cwd, absolute: true, onlyFiles: true, dot: false });
+      if (matches.length === 0) throw new InputError(`no runbook files match ${JSON.stringify(path)}`);
+      for (const match of matches.sort()) found.add(match);
+      continue;
+    }
+    const absolute = resolve(cwd, path);
+    const info = await stat(absolute).catch(() => undefined);
+    if (info?.isDirectory()) {
+      const matches = await glob(RUNBOOK_GLOB, { cwd: absolute, absolute: true, onlyFiles: true });
+      if (matches.length === 0) throw new InputError(`no .yaml or .yml files in ${JSON.stringify(path)}`);
+      for (const match of matches.sort()) found.add(match);
+    } else {
+      found.add(absolute);
+    }
+  }
+  return [...found];
+}

@@ -1,0 +1,84 @@
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { ExitCode, InputError, UserError } from '../../errors.js';
+import type { Plan } from '../../plan/compile.js';
+import { encodePs1File, renderScript } from '../../plan/render.js';
+import { displayPath, loadPlan } from '../load-plan.js';
+import { shippedRunbook } from '../package-root.js';
+import type { CliIo, Terminal } from '../terminal.js';
+
+interface RunOptions {
+  readonly var?: string[];
+  readonly dryRun?: boolean;
+  readonly output?: string;
+  readonly json?: boolean;
+  readonly connect?: string;
+  readonly credentialEnv?: string;
+  readonly server?: string;
+}
+
+interface RenewOptions extends RunOptions {
+  readonly pfx?: string;
+  readonly fqdn?: string;
+  readonly friendlyName?: string;
+  readonly services?: string;
+  readonly runbook?: string;
+}
+
+/** `exch-cert renew`: the renewal runbook with its params taken from named flags. */
+export async function renewCommand(options: RenewOptions, io: CliIo, terminal: Terminal): Promise<number> {
+  const named = new Map<string, string>();
+  if (options.pfx !== undefined) named.set('pfxPath', options.pfx);
+  if (options.fqdn !== undefined) named.set('fqdn', options.fqdn);
+  if (options.friendlyName !== undefined) named.set('friendlyName', options.friendlyName);
+  if (options.services !== undefined) named.set('services', options.services);
+  const runbookFile = options.runbook !== undefined ? resolve(io.cwd, options.runbook) : shippedRunbook('renew-certificate');
+  return execute(runbookFile, options, named, io, terminal);
+}
+
+/** `exch-cert run RUNBOOK` and `exch-cert plan RUNBOOK`. */
+export async function runCommand(runbookFile: string, options: RunOptions, io: CliIo, terminal: Terminal): Promise<number> {
+  return execute(resolve(io.cwd, runbookFile), options, new Map(), io, terminal);
+}
+
+async function execute(runbookFile: string, options: RunOptions, named: ReadonlyMap<string, string>, io: CliIo, terminal: Terminal): Promise<number> {
+  if (options.output !== undefined && !options.dryRun) throw new InputError('--output writes the dry-run script; add --dry-run');
+  if (options.output !== undefined && options.json) throw new InputError('--output and --json do not go together', 'use one of them');
+  const { plan } = await loadPlan(
+    {
+      runbookFile,
+      varFlags: options.var ?? [],
+      namedVars: named,
+      server: options.server,
+      connect: options.connect ?? 'remote',
+      credentialEnv: options.credentialEnv,
+    },
+    io,
+    terminal,
+  );
+  if (!options.dryRun) {
+    throw new UserError('live execution is not available yet in this version of exch-cert; nothing was changed', ExitCode.usage, 'review the plan with --dry-run, or export it with --dry-run --output plan.ps1');
+  }
+  return printPlan(plan, options, io, terminal);
+}
+
+async function printPlan(plan: Plan, options: RunOptions, io: CliIo, terminal: Terminal): Promise<number> {
+  const script = renderScript(plan);
+  if (options.json) {
+    io.stdout.write(JSON.stringify({ ...plan, script }, null, 2) + '\n');
+  } else if (options.output !== undefined) {
+    const target = resolve(io.cwd, options.output);
+    await writeFile(target, encodePs1File(script));
+    io.stderr.write(`exch-cert: wrote the plan to ${displayPath(target, io.cwd)}\n`);
+  } else {
+    io.stdout.write(script);
+  }
+  const active = plan.steps.filter((step) => !step.skipped);
+  const destructive = active.filter((step) => step.confirm).length;
+  io.stderr.write(
+    terminal.color.dim(
+      `exch-cert: dry run of ${plan.runbook.name} against ${plan.connection.server}: ${active.length} step(s)${destructive > 0 ? `, ${destructive} asking for confirmation` : ''}; nothing was changed\n`,
+    ),
+  );
+  return ExitCode.ok;
+}
