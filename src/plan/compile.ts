@@ -120,6 +120,7 @@ function compileStep(step: Step, total: number, params: ReadonlyMap<string, Para
   const bound = new Map<string, BoundValue>();
   const reads = new Set<string>();
   const where = `step ${step.id}`;
+  const problemsBefore = state.problems.length;
   for (const [name, spec] of Object.entries(step.action.fields)) {
     const value = step.with.get(name);
     const result = value === undefined ? defaultValue(spec) : bindValue(value, params, `${where}, field ${name}`, state.problems);
@@ -152,8 +153,7 @@ function compileStep(step: Step, total: number, params: ReadonlyMap<string, Para
     continueOnError: step.continueOnError,
   };
   // A field that failed to bind leaves the action unable to compile; the problem is already listed.
-  const complete = Object.entries(step.action.fields).every(([name, spec]) => !spec.required || bound.has(name));
-  if (!complete) return { ...base, title: step.title ?? step.action.name, script: '', reads: [...reads] };
+  if (state.problems.length > problemsBefore) return { ...base, title: step.title ?? step.action.name, script: '', reads: [...reads] };
   const title = step.title ?? step.action.title(input);
 
   const skipReason = planTimeSkip(step.when, params);

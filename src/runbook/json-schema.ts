@@ -44,7 +44,7 @@ function stepSchemaFor(action: ActionDefinition): z.ZodObject {
       action: z.literal(action.name).meta({ description: action.summary }),
       with: anyRequired ? withSchema : withSchema.optional(),
     })
-    .meta({ title: action.name, description: action.summary });
+    .meta({ id: `step-${action.name}`, title: action.name, description: action.summary });
 }
 
 /** The runbook schema with every action's `with` spelled out, for editors and `exch-cert schema`. */
@@ -52,11 +52,11 @@ export function buildRunbookJsonSchema(): Record<string, unknown> {
   const step = z.discriminatedUnion(
     'action',
     ACTIONS.map(stepSchemaFor) as unknown as [z.ZodObject, z.ZodObject, ...z.ZodObject[]],
-  );
+  ).meta({ id: 'step', description: 'A step: an action and its inputs.' });
   const runbook = z
     .strictObject({
       ...runbookHeaderShape,
-      steps: z.array(step).min(1).meta({ description: 'The steps, run in order.' }),
+      steps: z.array(step).min(1).meta({ id: 'steps', description: 'The steps, run in order.' }),
       onFailure: z.array(step).optional().meta({ description: 'Steps run, in order, when a step fails (rollback).' }),
     })
     .meta({ title: 'exch-cert runbook', description: 'A runbook for exch-cert: YAML steps compiled to PowerShell (see the README).' });

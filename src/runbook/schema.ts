@@ -105,7 +105,12 @@ export const stepCommonShape = {
     .optional()
     .meta({ description: 'Run the step only when this is true: a boolean or a single template that resolves to a boolean.' }),
   timeout: DurationSchema.optional().meta({ description: 'Per attempt; the shell is killed and replaced when it expires (e.g. 90s, 10m).' }),
-  retries: z.number().int().min(0).max(10).optional().meta({ description: 'How many times to try again after a failure (0 to 10).' }),
+  retries: z
+    .number()
+    .int({ message: 'must be a whole number' })
+    .min(0, { message: 'must be between 0 and 10' })
+    .max(10, { message: 'must be between 0 and 10' })
+    .optional().meta({ description: 'How many times to try again after a failure (0 to 10).' }),
   retryDelay: DurationSchema.optional().meta({ description: 'Wait between attempts (e.g. 10s).' }),
   continueOnError: z.boolean().optional().meta({ description: 'Carry on with the next step when this one fails.' }),
   confirm: z.boolean().optional().meta({ description: 'Ask before running this step (destructive actions always ask).' }),

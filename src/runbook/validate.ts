@@ -5,7 +5,7 @@ import { ACTION_NAMES, findAction } from '../actions/index.js';
 import type { Diagnostic, Severity } from '../diagnostics.js';
 import { locate, type PathSegment, type RunbookDocument } from './document.js';
 import type { FieldValue, Runbook, Step, StepPhase } from './model.js';
-import { ParamSchema, PARAM_NAME_PATTERN, parseDuration, runbookHeaderShape, StepBaseSchema, type ParamDefinition } from './schema.js';
+import { ParamSchema, PARAM_NAME_PATTERN, parseDuration, runbookHeaderShape, StepBaseSchema, type ParamDefinition, type StepBase } from './schema.js';
 import { didYouMean } from './suggest.js';
 import { containsTemplate, formatReference, parseTemplate, soleReference, type Reference, type TemplatePart } from './template.js';
 
@@ -136,14 +136,24 @@ class Validator {
   }
 
   /** Validates a step's common fields and action; undefined when it cannot be used further. */
+  /**
+   * Validates a step's common fields and action; undefined when it cannot be
+   * used further. A step whose common fields have errors is still shaped (from
+   * the fields that are valid) so its `with` and references get checked too,
+   * but it is marked invalid and left out of the runbook.
+   */
   private shapeStep(raw: unknown, phase: StepPhase, index: number): ShapedStep | undefined {
     const path: PathSegment[] = [phase, index];
     const parsed = StepBaseSchema.safeParse(raw);
-    if (!parsed.success) {
+    let base: StepBase;
+    if (parsed.success) {
+      base = parsed.data;
+    } else {
       this.reportIssues(parsed.error.issues, path, raw);
-      return undefined;
+      const lenient = lenientStepBase(raw);
+      if (!lenient) return undefined;
+      base = lenient;
     }
-    const base = parsed.data;
     const action = findAction(base.action);
     if (!action) {
       const hint = didYouMean(base.action, ACTION_NAMES);
@@ -151,7 +161,7 @@ class Validator {
       return undefined;
     }
     const rawWith = base.with ?? {};
-    return { phase, index, path, base, action, rawWith, id: base.id, outputs: outputsOf(action, rawWith) };
+    return { phase, index, path, base, action, rawWith, id: base.id, outputs: outputsOf(action, rawWith), invalid: !parsed.success };
   }
 
   private buildStep(shaped: ShapedStep): Step | undefined {
@@ -183,7 +193,7 @@ class Validator {
       valid = false;
     }
     const when = this.whenValue(shaped);
-    if (!valid || when === null) return undefined;
+    if (!valid || when === null || shaped.invalid) return undefined;
     return {
       phase: shaped.phase,
       index: shaped.index,
@@ -427,10 +437,25 @@ interface ShapedStep {
   readonly index: number;
   readonly path: PathSegment[];
   readonly id: string;
-  readonly base: z.infer<typeof StepBaseSchema>;
+  readonly base: StepBase;
   readonly action: ActionDefinition;
   readonly rawWith: Readonly<Record<string, unknown>>;
   readonly outputs: Outputs;
+  /** Its common fields had errors (already reported): check it, but leave it out of the runbook. */
+  readonly invalid: boolean;
+}
+
+/** The valid parts of a step whose common fields failed validation, when it has an id and an action to go on. */
+function lenientStepBase(raw: unknown): StepBase | undefined {
+  if (!isRecord(raw) || typeof raw['id'] !== 'string' || typeof raw['action'] !== 'string') return undefined;
+  const shape = StepBaseSchema.shape;
+  const pick = <T>(schema: z.ZodType<T>, value: unknown): T | undefined => {
+    const result = schema.safeParse(value);
+    return result.success ? result.data : undefined;
+  };
+  const rawWith = pick(shape.with, raw['with']);
+  const when = pick(shape.when, raw['when']);
+  return { id: raw['id'], action: raw['action'], ...(rawWith ? { with: rawWith } : {}), ...(when !== undefined ? { when } : {}) };
 }
 
 /** Whether a parameter value satisfies its pattern and enum; a problem description otherwise. */

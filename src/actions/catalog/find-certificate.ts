@@ -1,11 +1,13 @@
-import { lines, hostBlock, psCommand, IMPORT_WEB_ADMINISTRATION } from '../../powershell/script.js';
+import { psBoolean } from '../../powershell/quote.js';
+import { hostBlock, IMPORT_WEB_ADMINISTRATION, lines, psCommand } from '../../powershell/script.js';
 import { defineAction } from '../action.js';
 import { field } from '../fields.js';
 
 /**
  * Finds one certificate exactly: by thumbprint, or as the one bound to an IIS
  * site and port. Never by subject or name substring, which is how other tools
- * removed the wrong certificate (P9).
+ * removed the wrong certificate (P9). Not finding it fails the step unless
+ * `allowMissing` is set; then `found` says what happened.
  */
 export const findCertificate = defineAction({
   name: 'find-certificate',
@@ -19,8 +21,10 @@ export const findCertificate = defineAction({
     site: field.string('IIS site whose https binding names the certificate.', { enum: ['Default Web Site', 'Exchange Back End'], planTime: true }),
     port: field.number('Port of that binding (443 for Default Web Site, 444 for Exchange Back End).', { integer: true, min: 1, max: 65535 }),
     ip: field.string("IP address of that binding: '*' or '127.0.0.1'.", { default: '*', enum: ['*', '127.0.0.1'] }),
+    allowMissing: field.boolean('Succeed with found = false (and empty outputs) when there is no such certificate.', { default: false, planTime: true }),
   },
   outputs: {
+    found: { type: 'boolean', description: 'Whether the certificate was found (always true unless allowMissing).' },
     thumbprint: { type: 'string', description: 'Thumbprint of the certificate found.' },
     subject: { type: 'string', description: 'Its subject.' },
     notAfter: { type: 'string', description: 'Its expiry, ISO 8601 UTC.' },
@@ -37,30 +41,52 @@ export const findCertificate = defineAction({
     input.has('thumbprint')
       ? `Find certificate ${input.describe('thumbprint')}`
       : `Find the certificate bound to ${input.describe('site')} ${input.describe('ip')}:${input.describe('port')}`,
-  compile: (input) =>
-    lines(
-      input.has('thumbprint')
-        ? `$thumbprint = ${input.expr('thumbprint')}`
-        : `$thumbprint = [string](${hostBlock(
-            input.expr('server'),
-            [
-              ['Site', input.expr('site')],
-              ['Port', input.expr('port')],
-              ['Ip', input.expr('ip')],
-            ],
-            lines(
-              IMPORT_WEB_ADMINISTRATION,
-              "$information = $Ip + ':' + $Port + ':'",
-              "$binding = Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }",
-              "if (-not $binding -or -not $binding.certificateHash) { throw ('exch-cert: no certificate is bound to ' + $Site + ' ' + $information) }",
-              '[string]$binding.certificateHash',
-            ),
-          )})`,
-      `$certificate = ${psCommand('Get-ExchangeCertificate', [['Server', input.expr('server')], ['Thumbprint', '$thumbprint']])}`,
+  compile: (input) => {
+    const allowMissing = input.boolean('allowMissing');
+    const lookup = input.has('thumbprint')
+      ? `$thumbprint = ${input.expr('thumbprint')}`
+      : `$thumbprint = [string](${hostBlock(
+          input.expr('server'),
+          [
+            ['Site', input.expr('site')],
+            ['Port', input.expr('port')],
+            ['Ip', input.expr('ip')],
+            ['AllowMissing', psBoolean(allowMissing)],
+          ],
+          lines(
+            IMPORT_WEB_ADMINISTRATION,
+            "$information = $Ip + ':' + $Port + ':'",
+            "$binding = Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }",
+            'if (-not $binding -or -not $binding.certificateHash) {',
+            "    if ($AllowMissing) { return '' }",
+            "    throw ('exch-cert: no certificate is bound to ' + $Site + ' ' + $information)",
+            '}',
+            '[string]$binding.certificateHash',
+          ),
+        )})`;
+    const get = psCommand('Get-ExchangeCertificate', [
+      ['Server', input.expr('server')],
+      ['Thumbprint', '$thumbprint'],
+      ['ErrorAction', allowMissing ? "'SilentlyContinue'" : undefined],
+    ]);
+    return lines(
+      lookup,
+      allowMissing ? `$certificate = $null\nif ($thumbprint) { $certificate = ${get} }` : `$certificate = ${get}`,
+      allowMissing &&
+        lines(
+          'if (-not $certificate) {',
+          "    Write-Host 'exch-cert: no such certificate'",
+          "    Set-ExchCertOutput -Name 'found' -Value $false",
+          "    foreach ($name in @('thumbprint', 'subject', 'notAfter', 'services')) { Set-ExchCertOutput -Name $name -Value '' }",
+          '    return',
+          '}',
+        ),
       "Write-Host ('exch-cert: found ' + $certificate.Thumbprint + ' ' + $certificate.Subject + ', services ' + [string]$certificate.Services + ', valid until ' + ([datetime]$certificate.NotAfter).ToUniversalTime().ToString('u'))",
+      "Set-ExchCertOutput -Name 'found' -Value $true",
       "Set-ExchCertOutput -Name 'thumbprint' -Value ([string]$certificate.Thumbprint)",
       "Set-ExchCertOutput -Name 'subject' -Value ([string]$certificate.Subject)",
       "Set-ExchCertOutput -Name 'notAfter' -Value ([datetime]$certificate.NotAfter).ToUniversalTime().ToString('o')",
       "Set-ExchCertOutput -Name 'services' -Value ([string]$certificate.Services)",
-    ),
+    );
+  },
 });

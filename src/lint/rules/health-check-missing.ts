@@ -10,7 +10,7 @@ export const healthCheckMissing: LintRule = {
     if (firstChange === -1) return;
     if (runbook.steps.slice(firstChange + 1).some((step) => step.action.name === 'test-service-health')) return;
     report(
-      runbook.steps[firstChange]?.path ?? ['steps'],
+      [...(runbook.steps[firstChange]?.path ?? ['steps']), 'id'],
       'this runbook changes the server but never runs test-service-health afterwards',
       'add a test-service-health step after the changes',
     );

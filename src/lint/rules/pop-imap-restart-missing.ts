@@ -26,7 +26,7 @@ export const popImapRestartMissing: LintRule = {
       const missing = needed.filter((service) => !restarted.has(service.toLowerCase()));
       if (missing.length === 0) continue;
       report(
-        step.path,
+        [...step.path, 'id'],
         `step '${step.id}' changes the POP/IMAP certificate name, but ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not restarted afterwards`,
         `add a restart-services step for ${missing.join(', ')}; the new name takes effect only after a restart`,
       );

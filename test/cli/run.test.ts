@@ -1,0 +1,140 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hasAnsi, runCli, STACK_LINE } from '../helpers/cli.js';
+
+const RENEW = ['renew', '--server', 'EXCH01', '--pfx', 'C:\\certs\\new.pfx', '--fqdn', 'mail.contoso.com'];
+
+describe('exch-cert renew --dry-run', () => {
+  it('prints the whole script on stdout and a summary on stderr', () => {
+    const result = runCli([...RENEW, '--dry-run']);
+    expect(result.status).toBe(0);
+    expect(result.stdout.startsWith('#Requires -Version 5.1\n')).toBe(true);
+    expect(result.stdout).toContain('# [3/11] enable: Enable the certificate for IIS, SMTP, POP, IMAP\n');
+    expect(result.stdout).toContain("ConnectionUri = 'http://EXCH01/PowerShell/'");
+    expect(result.stderr).toContain('dry run of renew-certificate against EXCH01: 11 step(s), 1 asking for confirmation; nothing was changed');
+    expect(result.stdout).not.toContain('dry run of');
+  });
+
+  it('needs no PFX file and no secret for a dry run', () => {
+    const result = runCli([...RENEW, '--dry-run'], { env: { EXCH_CERT_PFX_PASSWORD: undefined } });
+    expect(result.status).toBe(0);
+  });
+
+  it('maps --services and --friendly-name to the runbook params', () => {
+    const result = runCli([...RENEW, '--services', 'IIS,SMTP', '--friendly-name', "Mail ’26", '--dry-run']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain("$services = @('IIS','SMTP')");
+    expect(result.stdout).toContain("-FriendlyName 'Mail ’’26'");
+  });
+
+  it('writes a .ps1 that Windows PowerShell 5.1 reads correctly: UTF-8 BOM and CRLF', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'exch-cert-out-'));
+    const target = join(dir, 'plan.ps1');
+    const result = runCli([...RENEW, '--friendly-name', 'Zürich', '--dry-run', '--output', target]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe('');
+    const bytes = readFileSync(target);
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const text = bytes.subarray(3).toString('utf8');
+    expect(text).not.toMatch(/[^\r]\n/);
+    expect(text.replace(/\r\n/g, '\n')).toBe(runCli([...RENEW, '--friendly-name', 'Zürich', '--dry-run']).stdout);
+  });
+
+  it('prints the plan as JSON with --json', () => {
+    const result = runCli([...RENEW, '--dry-run', '--json']);
+    expect(result.status).toBe(0);
+    const plan = JSON.parse(result.stdout) as { steps: Array<{ id: string; confirm: boolean; script: string }>; script: string; secrets: unknown };
+    expect(plan.steps.map((step) => step.id)).toEqual([
+      'find-old',
+      'import',
+      'enable',
+      'bind-default-web-site',
+      'pop-imap-name',
+      'restart-pop-imap',
+      'restart-transport',
+      'iis-reset',
+      'health',
+      'backup-old',
+      'remove-old',
+    ]);
+    expect(plan.steps.filter((step) => step.confirm).map((step) => step.id)).toEqual(['remove-old']);
+    for (const step of plan.steps) expect(plan.script).toContain(step.script);
+    expect(plan.secrets).toEqual([
+      { param: 'pfxPassword', env: 'EXCH_CERT_PFX_PASSWORD' },
+      { param: 'backupPassword', env: 'EXCH_CERT_BACKUP_PASSWORD' },
+    ]);
+  });
+
+  it('says clearly that live execution is not available yet, and changes nothing', () => {
+    const result = runCli(RENEW);
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('live execution is not available yet');
+  });
+
+  it('honours NO_COLOR and non-TTY output; FORCE_COLOR turns colour on', () => {
+    const bad = ['renew', '--server', 'EXCH01', '--dry-run'];
+    expect(hasAnsi(runCli(bad).stderr)).toBe(false);
+    expect(hasAnsi(runCli(bad, { env: { FORCE_COLOR: '1' } }).stderr)).toBe(true);
+    expect(hasAnsi(runCli(bad, { env: { FORCE_COLOR: '1', NO_COLOR: '1' } }).stderr)).toBe(true);
+    expect(hasAnsi(runCli(bad, { env: { NO_COLOR: '1' } }).stderr)).toBe(false);
+  });
+});
+
+describe('exch-cert plan / run', () => {
+  it('plan is run --dry-run', () => {
+    const plan = runCli(['plan', 'runbooks/validate-exchange.yaml', '--server', 'EXCH01']);
+    const run = runCli(['run', 'runbooks/validate-exchange.yaml', '--server', 'EXCH01', '--dry-run']);
+    expect(plan.status).toBe(0);
+    expect(plan.stdout).toBe(run.stdout);
+  });
+
+  it('uses --server as the runbook param server', () => {
+    const result = runCli(['plan', 'runbooks/validate-exchange.yaml', '--server', 'MBX02']);
+    expect(result.stdout).toContain("Get-ExchangeCertificate -Server 'MBX02'");
+  });
+
+  it('shows the module connection with --connect module:PATH', () => {
+    const result = runCli(['plan', 'runbooks/validate-exchange.yaml', '--server', 'EXCH01', '--connect', 'module:/sim/ExchCertSimulator.psm1']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain("Import-Module -Name '/sim/ExchCertSimulator.psm1'");
+  });
+
+  it.each([
+    [['plan', 'runbooks/validate-exchange.yaml'], "missing required param 'server'"],
+    [['plan', 'runbooks/validate-exchange.yaml', '--server', 'EXCH01', '--connect', 'ssh'], 'is not remote, local or module:PATH'],
+    [['plan', 'runbooks/validate-exchange.yaml', '--server', 'EXCH01', '--var', 'nope=1'], "unknown param 'nope'"],
+    [['plan', 'runbooks/validate-exchange.yaml', '--server', 'EXCH01', '--var', 'server'], 'is not KEY=VALUE'],
+    [['renew', '--server', 'EXCH01', '--pfx', 'x.pfx', '--fqdn', 'mail.contoso.com', '--output', 'x.ps1'], '--output writes the dry-run script; add --dry-run'],
+    [['renew', '--server', 'EXCH01', '--dry-run'], "missing required param 'pfxPath'"],
+    [['renew', '--server', 'EXCH01', '--pfx', 'x.pfx', '--fqdn', '*.contoso.com', '--dry-run'], 'expected an FQDN such as mail.contoso.com'],
+    [['renew', '--server', 'EXCH01', '--pfx', 'x.pfx', '--fqdn', 'mail.contoso.com', '--services', 'IIS,FTP', '--dry-run'], "has item 'FTP'"],
+    [['renew', '--server', "EX'01;Stop-Computer", '--pfx', 'x.pfx', '--fqdn', 'mail.contoso.com', '--dry-run'], 'expected a server name such as EXCH01'],
+    [['frobnicate'], "unknown command 'frobnicate'"],
+    [['lint', '--format', 'xml'], "argument 'xml' is invalid"],
+  ])('%j exits 2 with a clear message and no stack trace', (args, message) => {
+    const result = runCli(args);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(message);
+    expect(result.stderr).not.toMatch(STACK_LINE);
+    expect(result.stdout).toBe('');
+  });
+});
+
+describe('exch-cert --version and --help', () => {
+  it('prints the version', () => {
+    const result = runCli(['--version']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+
+  it('documents the exit codes', () => {
+    const result = runCli(['--help']);
+    expect(result.status).toBe(0);
+    for (const code of ['0    ok', '1    lint found errors', '2    usage error', '3    PowerShell or connection failure', '5    confirmation required', '130  interrupted']) {
+      expect(result.stdout).toContain(code);
+    }
+  });
+});

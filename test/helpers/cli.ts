@@ -1,0 +1,28 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from './plan.js';
+
+export interface CliResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the built CLI (dist/, built by the global setup) as a user would. */
+export function runCli(args: readonly string[], options: { env?: Record<string, string | undefined>; cwd?: string; input?: string } = {}): CliResult {
+  const env: Record<string, string | undefined> = { PATH: process.env['PATH'], HOME: process.env['HOME'], ...options.env };
+  const result = spawnSync(process.execPath, [join(repoRoot, 'dist', 'bin.js'), ...args], {
+    cwd: options.cwd ?? repoRoot,
+    env: Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
+    encoding: 'utf8',
+    input: options.input ?? '',
+    timeout: 60_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** True when text contains an ANSI escape sequence. */
+export const hasAnsi = (text: string): boolean => text.includes('\u001b[');
+
+/** A stack trace line, which users must never see for known errors. */
+export const STACK_LINE = /^\s+at .+[(:]\d+/m;

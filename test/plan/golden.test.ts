@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { renderScript } from '../../src/plan/render.js';
+import { planFromText, repoRoot, shippedRunbookText } from '../helpers/plan.js';
+
+/**
+ * Golden scripts: the full dry run of every shipped runbook and of a runbook
+ * that uses every action. A change here changes what runs on Exchange
+ * servers; review the .ps1 diff like code (`npx vitest run -u test/plan`).
+ */
+const golden = (name: string): string => join(repoRoot, 'test', 'golden', 'scripts', `${name}.ps1`);
+
+const cases: Array<[string, () => string, Record<string, string>]> = [
+  ['renew-certificate', () => shippedRunbookText('renew-certificate'), { server: 'EXCH01', pfxPath: 'C:\\certs\\mail-2026.pfx', fqdn: 'mail.contoso.com' }],
+  ['new-self-signed-certificate', () => shippedRunbookText('new-self-signed-certificate'), { server: 'EXCH01', fqdn: 'exch01.contoso.local', bindBackEnd: 'true' }],
+  ['validate-exchange', () => shippedRunbookText('validate-exchange'), { server: 'EXCH01' }],
+  ['catalog', () => readFileSync(join(repoRoot, 'test', 'golden', 'catalog.yaml'), 'utf8'), { server: 'exch01.contoso.com' }],
+];
+
+describe('golden dry-run scripts', () => {
+  it.each(cases)('%s', async (name, text, vars) => {
+    const script = renderScript(await planFromText(text(), vars));
+    await expect(script).toMatchFileSnapshot(golden(name));
+  });
+
+  it('renders the module connection for the simulator', async () => {
+    const plan = await planFromText(shippedRunbookText('validate-exchange'), { server: 'EXCH01' }, { kind: 'module', server: 'EXCH01', modulePath: '/opt/sim/ExchCertSimulator.psm1' });
+    expect(plan.prologue).toContain("Import-Module -Name '/opt/sim/ExchCertSimulator.psm1' -Global -Force -DisableNameChecking");
+    expect(plan.prologue).toContain("HostMode = 'local'");
+  });
+
+  it('renders the local Exchange Management Shell connection', async () => {
+    const plan = await planFromText(shippedRunbookText('validate-exchange'), { server: 'EXCH01' }, { kind: 'local', server: 'EXCH01' });
+    expect(plan.prologue).toContain('Connect-ExchangeServer -Auto');
+  });
+
+  it('reads an explicit account from the environment, never from the command line', async () => {
+    const plan = await planFromText(shippedRunbookText('validate-exchange'), { server: 'EXCH01' }, { kind: 'remote', server: 'EXCH01', credentialEnv: { user: 'EXCH_USER', password: 'EXCH_PASS' } });
+    expect(plan.prologue).toContain("Read-ExchCertSecret -Name 'credential' -Variable 'EXCH_PASS'");
+    expect(plan.prologue).toContain("[Environment]::GetEnvironmentVariable('EXCH_USER')");
+  });
+});
