@@ -7,7 +7,7 @@ const { version } = JSON.parse(readFileSync(new URL('../package.json', import.me
 
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
 await build({
-  entryPoints: ['src/bin.ts'],
+  entryPoints: { bin: 'src/bin.ts', 'lint-worker': 'src/lint/worker.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The types a value can have in a runbook: the param types plus `map` (for the powershell action's arguments). */
 export type ValueType = 'string' | 'number' | 'boolean' | 'list' | 'secret' | 'map';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ActionDefinition } from '../actions/action.js';
 import type { FieldSpec } from '../actions/fields.js';
 import { ACTIONS } from '../actions/index.js';

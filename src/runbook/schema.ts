@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The only runbook format version this exch-cert understands. */
 export const RUNBOOK_VERSION = 1;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { outputsOf, type ActionDefinition, type Outputs, type OutputType } from '../actions/action.js';
 import type { FieldSpec, LiteralValue, ValueType } from '../actions/fields.js';
 import { ACTION_NAMES, findAction } from '../actions/index.js';

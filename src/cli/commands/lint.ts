@@ -1,12 +1,11 @@
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { glob, isDynamicPattern } from 'tinyglobby';
-import { compareDiagnostics, type Diagnostic } from '../../diagnostics.js';
 import { ExitCode, InputError } from '../../errors.js';
 import { formatGithub, formatJson, formatText, summarize, type LintFormat } from '../../lint/format.js';
-import { analyzeRunbook } from '../../lint/index.js';
-import { readRunbookSource } from '../../runbook/source.js';
+import { lintFilesInParallel } from '../../lint/parallel.js';
 import { displayPath } from '../load-plan.js';
+import { packageRoot } from '../package-root.js';
 import type { CliIo, Terminal } from '../terminal.js';
 
 interface LintOptions {
@@ -16,26 +15,15 @@ interface LintOptions {
 
 const RUNBOOK_GLOB = '**/*.{yaml,yml}';
 
+
 /** `exch-cert lint`: every problem in every file; exit 1 on errors (or warnings with --strict). */
 export async function lintCommand(paths: readonly string[], options: LintOptions, io: CliIo, terminal: Terminal): Promise<number> {
   const format: LintFormat = options.format ?? (io.env['GITHUB_ACTIONS'] === 'true' ? 'github' : 'text');
   const files = await expandPaths(paths.length > 0 ? paths : ['runbooks'], io.cwd);
-  const diagnostics: Diagnostic[] = [];
-  const sources = new Map<string, string>();
-  for (const file of files) {
-    const display = displayPath(file, io.cwd);
-    const read = await readRunbookSource(file);
-    if (!read.ok) {
-      diagnostics.push({ ...read.diagnostic, file: display });
-      continue;
-    }
-    sources.set(display, read.source.text);
-    const analysis = await analyzeRunbook({ file: display, text: read.source.text });
-    diagnostics.push(...analysis.diagnostics);
-  }
-  diagnostics.sort(compareDiagnostics);
+  const targets = files.map((path) => ({ path, display: displayPath(path, io.cwd) }));
+  const { diagnostics, sources } = await lintFilesInParallel(targets, join(packageRoot(), 'dist', 'lint-worker.js'));
   if (format === 'json') io.stdout.write(formatJson(diagnostics) + '\n');
-  else if (diagnostics.length > 0) io.stdout.write((format === 'github' ? formatGithub(diagnostics) : formatText(diagnostics, sources, terminal.color)) + '\n');
+  else if (diagnostics.length > 0) io.stdout.write((format === 'github' ? formatGithub(diagnostics) : formatText(diagnostics, new Map(sources), terminal.color)) + '\n');
   io.stderr.write(`exch-cert lint: ${summarize(diagnostics, files.length)}\n`);
   const failing = diagnostics.some((d) => d.severity === 'error' || options.strict === true);
   return failing ? ExitCode.failed : ExitCode.ok;

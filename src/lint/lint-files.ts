@@ -1,0 +1,34 @@
+import { compareDiagnostics, type Diagnostic } from '../diagnostics.js';
+import { readRunbookSourceSync } from '../runbook/source.js';
+import { analyzeRunbook } from './index.js';
+
+/** What linting a set of files found: the problems, and the text of each file that has any (for source excerpts). */
+export interface LintResult {
+  readonly diagnostics: Diagnostic[];
+  readonly sources: Array<[file: string, text: string]>;
+}
+
+/** A file to lint: where to read it, and how to name it in messages. */
+export interface LintTarget {
+  readonly path: string;
+  readonly display: string;
+}
+
+/** Lints files one after the other in this thread (runbooks are small; reading them is cheap next to parsing). */
+export async function lintFiles(targets: readonly LintTarget[]): Promise<LintResult> {
+  const diagnostics: Diagnostic[] = [];
+  const sources: Array<[string, string]> = [];
+  for (const target of targets) {
+    const read = readRunbookSourceSync(target.path);
+    if (!read.ok) {
+      diagnostics.push({ ...read.diagnostic, file: target.display });
+      continue;
+    }
+    const analysis = await analyzeRunbook({ file: target.display, text: read.source.text });
+    if (analysis.diagnostics.length > 0) {
+      diagnostics.push(...analysis.diagnostics);
+      sources.push([target.display, read.source.text]);
+    }
+  }
+  return { diagnostics: diagnostics.sort(compareDiagnostics), sources };
+}
