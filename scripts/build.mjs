@@ -5,10 +5,14 @@ import { readFileSync, rmSync } from 'node:fs';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
-rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
+// `--outdir DIR` builds elsewhere (the tests build a private copy, so parallel runs never see a half-built dist/).
+const outIndex = process.argv.indexOf('--outdir');
+const outdir = outIndex === -1 ? 'dist' : process.argv[outIndex + 1];
+
+rmSync(outdir, { recursive: true, force: true });
 await build({
   entryPoints: { bin: 'src/bin.ts', 'lint-worker': 'src/lint/worker.ts' },
-  outdir: 'dist',
+  outdir,
   bundle: true,
   splitting: true,
   format: 'esm',

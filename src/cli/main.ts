@@ -42,8 +42,15 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       .option('--dry-run', 'print the PowerShell the run would send, and change nothing')
       .option('--output <FILE.ps1>', 'with --dry-run: write the script to a .ps1 file (UTF-8 with BOM, CRLF) instead of stdout')
       .option('--json', 'print the plan (or, when running, events) as JSON on stdout')
-      .addOption(new Option('--connect <MODE>', 'how to reach Exchange: remote, local, or module:PATH').default('remote'))
-      .option('--credential-env <USER_VAR,PASS_VAR>', 'with --connect remote: read an explicit account from these environment variables');
+      .option('--connect <MODE>', 'how to reach Exchange: remote (default; http://SERVER/PowerShell/), local (Exchange Management Shell on this server), or module:PATH')
+      .option('--credential-env <USER_VAR,PASS_VAR>', 'with --connect remote: read an explicit account from these environment variables')
+      .option('--shell <SHELL>', 'powershell (Windows PowerShell 5.1, the default on Windows), pwsh, or a path')
+      .option('--simulate [STATE.json]', 'run against the simulated Exchange server (a default one is created when STATE is not given)')
+      .option('-y, --yes', 'answer yes to confirmations (needed without a terminal)')
+      .option('--journal-dir <DIR>', 'where run journals go', '.exch-cert/runs')
+      .option('--resume <RUN_ID>', 'continue an interrupted or failed run: skip the steps that finished')
+      .option('--force', 'with --resume: resume even though the runbook or params changed')
+      .option('--verbose', 'show what each step printed');
 
   addRunOptions(
     program
@@ -91,6 +98,21 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .action(async (paths: string[], options: Record<string, unknown>) => {
       const { lintCommand } = await import('./commands/lint.js');
       exitCode = await lintCommand(paths, options, io, terminal);
+    });
+
+  program
+    .command('simulator')
+    .description('Rehearse with the simulated Exchange server.')
+    .command('init')
+    .description('Create a simulated Exchange server and a renewed certificate (PFX protected with EXCH_CERT_PFX_PASSWORD) to rehearse with.')
+    .option('--dir <DIR>', 'where to put them (default .exch-cert/simulator)')
+    .option('--server <NAME>', 'server name', 'EXCH01')
+    .option('--fqdn <NAME>', 'name of the renewed certificate', 'mail.contoso.com')
+    .option('--wildcard', 'make the renewed certificate a wildcard (*.domain)')
+    .option('--shell <SHELL>', 'PowerShell 7 to use (pwsh or a path)')
+    .action(async (options: { dir?: string; server: string; fqdn: string; wildcard?: boolean; shell?: string }) => {
+      const { simulatorInitCommand } = await import('./commands/simulator.js');
+      exitCode = await simulatorInitCommand(options, io, terminal);
     });
 
   program

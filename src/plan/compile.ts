@@ -166,7 +166,7 @@ function compileStep(step: Step, total: number, params: ReadonlyMap<string, Para
   const header = stepHeader(step, base.position, total, title, [...reads]);
   const invocation = [`Invoke-ExchCertStep -Id ${psString(step.id)}`];
   if (!step.action.changes) invocation.push('-ReadOnly');
-  if (when) invocation.push(`-When { [bool]${outputExpression(when)} }`);
+  if (when) invocation.push(`-When { Test-ExchCertOutput -Step ${psString(when.step)} -Name ${psString(when.name)} }`);
   invocation.push('-Body {');
   const script = lines(header, invocation.join(' '), indent(step.action.compile(input)), '}');
   return { ...base, title, script, reads: [...reads] };

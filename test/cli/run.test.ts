@@ -67,11 +67,25 @@ describe('exch-cert renew --dry-run', () => {
     ]);
   });
 
-  it('says clearly that live execution is not available yet, and changes nothing', () => {
-    const result = runCli(RENEW);
-    expect(result.status).toBe(2);
+  it('without a terminal and without --yes, stops before anything runs (exit 5)', () => {
+    const result = runCli(RENEW, { env: { EXCH_CERT_PFX_PASSWORD: 'x', EXCH_CERT_BACKUP_PASSWORD: 'y' } });
+    expect(result.status).toBe(5);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toContain('live execution is not available yet');
+    expect(result.stderr).toContain('step remove-old needs confirmation and there is no terminal to ask; nothing was run');
+    expect(result.stderr).toContain('hint: review the plan with --dry-run, then run again with --yes');
+  });
+
+  it('refuses to start when a secret is missing, naming the variable (exit 2)', () => {
+    const result = runCli([...RENEW, '--yes'], { env: { EXCH_CERT_BACKUP_PASSWORD: 'y' } });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('missing secrets, nothing was run:\n  secret pfxPassword: set the environment variable EXCH_CERT_PFX_PASSWORD');
+  });
+
+  it('reports a missing PowerShell as exit 3 with a hint', () => {
+    const result = runCli([...RENEW, '--yes', '--shell', '/nonexistent/pwsh'], { env: { EXCH_CERT_PFX_PASSWORD: 'x', EXCH_CERT_BACKUP_PASSWORD: 'y' }, cwd: mkdtempSync(join(tmpdir(), 'exch-cert-noshell-')) });
+    expect(result.status).toBe(3);
+    expect(result.stderr).toContain('/nonexistent/pwsh');
+    expect(result.stderr).not.toMatch(STACK_LINE);
   });
 
   it('honours NO_COLOR and non-TTY output; FORCE_COLOR turns colour on', () => {

@@ -1,6 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { inject } from 'vitest';
 import { repoRoot } from './plan.js';
+
+/** The CLI built for this test run by the global setup. */
+export const cliBin = join(inject('cliDist'), 'bin.js');
 
 export interface CliResult {
   readonly status: number | null;
@@ -11,7 +15,7 @@ export interface CliResult {
 /** Runs the built CLI (dist/, built by the global setup) as a user would. */
 export function runCli(args: readonly string[], options: { env?: Record<string, string | undefined>; cwd?: string; input?: string } = {}): CliResult {
   const env: Record<string, string | undefined> = { PATH: process.env['PATH'], HOME: process.env['HOME'], ...options.env };
-  const result = spawnSync(process.execPath, [join(repoRoot, 'dist', 'bin.js'), ...args], {
+  const result = spawnSync(process.execPath, [cliBin, ...args], {
     cwd: options.cwd ?? repoRoot,
     env: Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
     encoding: 'utf8',

@@ -34,7 +34,12 @@ describe('compilePlan', () => {
 
   it('marks values known only at run time and lists them in the header', async () => {
     const plan = await planFromText(shippedRunbookText('renew-certificate'), renewVars);
-    expect(plan.runtimeValues.map((value) => value.reference)).toEqual(['steps.import.outputs.thumbprint', 'steps.find-old.outputs.thumbprint']);
+    expect(plan.runtimeValues.map((value) => value.reference)).toEqual([
+      'steps.import.outputs.thumbprint',
+      'steps.find-old.outputs.thumbprint',
+      'steps.find-old.outputs.found',
+      'steps.rebind-old.outputs.changed',
+    ]);
     const remove = plan.steps.find((step) => step.id === 'remove-old');
     expect(remove?.reads).toEqual(['steps.find-old.outputs.thumbprint', 'steps.import.outputs.thumbprint']);
     expect(remove?.script).toContain("#   known at run time: steps.find-old.outputs.thumbprint, steps.import.outputs.thumbprint");
@@ -69,7 +74,7 @@ describe('compilePlan', () => {
       ].join('\n'),
     );
     const plan = await planFromText(text, { server: 'EXCH01' });
-    expect(plan.steps[1]?.script).toContain("Invoke-ExchCertStep -Id 'health' -ReadOnly -When { [bool](Get-ExchCertOutput -Step 'find' -Name 'found') } -Body {");
+    expect(plan.steps[1]?.script).toContain("Invoke-ExchCertStep -Id 'health' -ReadOnly -When { Test-ExchCertOutput -Step 'find' -Name 'found' } -Body {");
   });
 
   it('checks param values against the field they reach', async () => {

@@ -28,6 +28,7 @@ export const bindIisCertificate = defineAction({
   },
   outputs: {
     previousThumbprint: { type: 'string', description: 'The thumbprint the binding had before (empty when it was created).' },
+    changed: { type: 'boolean', description: 'Whether the binding changed (false when it already used this certificate).' },
   },
   title: (input) => `Bind ${input.describe('site')} ${input.describe('ip')}:${input.describe('port')} to certificate ${input.describe('thumbprint')}`,
   compile: (input) =>
@@ -62,5 +63,6 @@ export const bindIisCertificate = defineAction({
       )}`,
       'if (-not $result.Changed) { Set-ExchCertUnchanged }',
       "Set-ExchCertOutput -Name 'previousThumbprint' -Value ([string]$result.Previous)",
+      "Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)",
     ),
 });

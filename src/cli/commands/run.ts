@@ -1,13 +1,14 @@
 import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { ExitCode, InputError, UserError } from '../../errors.js';
+import { join, resolve } from 'node:path';
+import { InputError, ExitCode } from '../../errors.js';
 import type { Plan } from '../../plan/compile.js';
 import { encodePs1File, renderScript } from '../../plan/render.js';
 import { displayPath, loadPlan } from '../load-plan.js';
 import { shippedRunbook } from '../package-root.js';
+import { simulatorModulePath, defaultSimulatorDir } from '../simulator.js';
 import type { CliIo, Terminal } from '../terminal.js';
 
-interface RunOptions {
+export interface RunOptions {
   readonly var?: string[];
   readonly dryRun?: boolean;
   readonly output?: string;
@@ -15,6 +16,13 @@ interface RunOptions {
   readonly connect?: string;
   readonly credentialEnv?: string;
   readonly server?: string;
+  readonly shell?: string;
+  readonly yes?: boolean;
+  readonly simulate?: string | boolean;
+  readonly journalDir?: string;
+  readonly resume?: string;
+  readonly force?: boolean;
+  readonly verbose?: boolean;
 }
 
 interface RenewOptions extends RunOptions {
@@ -32,6 +40,10 @@ export async function renewCommand(options: RenewOptions, io: CliIo, terminal: T
   if (options.fqdn !== undefined) named.set('fqdn', options.fqdn);
   if (options.friendlyName !== undefined) named.set('friendlyName', options.friendlyName);
   if (options.services !== undefined) named.set('services', options.services);
+  // A rehearsal must not write into C:\ on a Linux box: keep the backup next to the simulator's state.
+  if (options.simulate !== undefined && options.simulate !== false && !(options.var ?? []).some((flag) => flag.startsWith('backupDirectory='))) {
+    named.set('backupDirectory', join(simulatorDir(options.simulate, io.cwd), 'backup'));
+  }
   const runbookFile = options.runbook !== undefined ? resolve(io.cwd, options.runbook) : shippedRunbook('renew-certificate');
   return execute(runbookFile, options, named, io, terminal);
 }
@@ -44,22 +56,24 @@ export async function runCommand(runbookFile: string, options: RunOptions, io: C
 async function execute(runbookFile: string, options: RunOptions, named: ReadonlyMap<string, string>, io: CliIo, terminal: Terminal): Promise<number> {
   if (options.output !== undefined && !options.dryRun) throw new InputError('--output writes the dry-run script; add --dry-run');
   if (options.output !== undefined && options.json) throw new InputError('--output and --json do not go together', 'use one of them');
+  if (options.resume !== undefined && options.dryRun) throw new InputError('--resume continues a run; it does not go with --dry-run');
+  const simulate = options.simulate !== undefined && options.simulate !== false;
+  if (simulate && options.connect !== undefined && options.connect !== 'remote') throw new InputError('--simulate sets the connection itself; leave out --connect');
   const { plan } = await loadPlan(
     {
       runbookFile,
       varFlags: options.var ?? [],
       namedVars: named,
       server: options.server,
-      connect: options.connect ?? 'remote',
+      connect: simulate ? `module:${simulatorModulePath()}` : (options.connect ?? 'remote'),
       credentialEnv: options.credentialEnv,
     },
     io,
     terminal,
   );
-  if (!options.dryRun) {
-    throw new UserError('live execution is not available yet in this version of exch-cert; nothing was changed', ExitCode.usage, 'review the plan with --dry-run, or export it with --dry-run --output plan.ps1');
-  }
-  return printPlan(plan, options, io, terminal);
+  if (options.dryRun) return printPlan(plan, options, io, terminal);
+  const { runLive } = await import('../live-run.js');
+  return runLive(plan, { ...options, simulateState: simulate ? simulatorStatePath(options.simulate, io.cwd) : undefined }, io, terminal);
 }
 
 async function printPlan(plan: Plan, options: RunOptions, io: CliIo, terminal: Terminal): Promise<number> {
@@ -81,4 +95,13 @@ async function printPlan(plan: Plan, options: RunOptions, io: CliIo, terminal: T
     ),
   );
   return ExitCode.ok;
+}
+
+/** The simulator's state file: the one named by --simulate, or the default one. */
+function simulatorStatePath(simulate: string | boolean | undefined, cwd: string): string {
+  return typeof simulate === 'string' ? resolve(cwd, simulate) : join(defaultSimulatorDir(cwd), 'state.json');
+}
+
+function simulatorDir(simulate: string | boolean | undefined, cwd: string): string {
+  return typeof simulate === 'string' ? resolve(cwd, simulate, '..') : defaultSimulatorDir(cwd);
 }

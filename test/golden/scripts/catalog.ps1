@@ -54,6 +54,14 @@ function global:Get-ExchCertOutput {
     return $outputs[$Name]
 }
 
+function global:Test-ExchCertOutput {
+    # For 'when': an output of a step that did not run (or failed) counts as false.
+    param([string]$Step, [string]$Name)
+    $outputs = $global:ExchCert.Outputs[$Step]
+    if ($null -eq $outputs -or -not $outputs.ContainsKey($Name)) { return $false }
+    return [bool]$outputs[$Name]
+}
+
 function global:Set-ExchCertOutput {
     param([string]$Name, $Value)
     $global:ExchCert.Current.Outputs[$Name] = $Value
@@ -253,6 +261,7 @@ Invoke-ExchCertStep -Id 'bind-back-end' -Body {
     }
     if (-not $result.Changed) { Set-ExchCertUnchanged }
     Set-ExchCertOutput -Name 'previousThumbprint' -Value ([string]$result.Previous)
+    Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)
 }
 
 # [8/15] pop-only: Set the POP certificate name to mail.contoso.com
@@ -376,7 +385,7 @@ Invoke-ExchCertStep -Id 'script-here' -Body {
 
 # [15/15] script-on-host: Run a custom PowerShell script
 #   known at run time: steps.find-loopback.outputs.found
-Invoke-ExchCertStep -Id 'script-on-host' -When { [bool](Get-ExchCertOutput -Step 'find-loopback' -Name 'found') } -Body {
+Invoke-ExchCertStep -Id 'script-on-host' -When { Test-ExchCertOutput -Step 'find-loopback' -Name 'found' } -Body {
     Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(,@{}) -ScriptBlock {
         param($ExchCertArguments)
         $ErrorActionPreference = 'Stop'
@@ -415,6 +424,7 @@ Invoke-ExchCertStep -Id 'rebind-old' -Body {
     }
     if (-not $result.Changed) { Set-ExchCertUnchanged }
     Set-ExchCertOutput -Name 'previousThumbprint' -Value ([string]$result.Previous)
+    Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)
 }
 }
 catch {

@@ -22,6 +22,8 @@
 # Known only at run time (the script reads them with Get-ExchCertOutput):
 #   steps.import.outputs.thumbprint
 #   steps.find-old.outputs.thumbprint
+#   steps.find-old.outputs.found
+#   steps.rebind-old.outputs.changed
 
 # ---- prologue: settings, helpers, secrets, connection ----
 $ErrorActionPreference = 'Stop'
@@ -55,6 +57,14 @@ function global:Get-ExchCertOutput {
         throw ('exch-cert: step ' + $Step + ' has not set output ' + $Name + '; it must run, and not be skipped, before this step')
     }
     return $outputs[$Name]
+}
+
+function global:Test-ExchCertOutput {
+    # For 'when': an output of a step that did not run (or failed) counts as false.
+    param([string]$Step, [string]$Name)
+    $outputs = $global:ExchCert.Outputs[$Step]
+    if ($null -eq $outputs -or -not $outputs.ContainsKey($Name)) { return $false }
+    return [bool]$outputs[$Name]
 }
 
 function global:Set-ExchCertOutput {
@@ -214,6 +224,7 @@ Invoke-ExchCertStep -Id 'bind-default-web-site' -Body {
     }
     if (-not $result.Changed) { Set-ExchCertUnchanged }
     Set-ExchCertOutput -Name 'previousThumbprint' -Value ([string]$result.Previous)
+    Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)
 }
 
 # [5/11] pop-imap-name: Point POP and IMAP at the certificate for the FQDN
@@ -358,6 +369,57 @@ Invoke-ExchCertStep -Id 'remove-old' -Body {
 catch {
     $exchCertFailure = $_
     Write-Host ('exch-cert: stopped: ' + $exchCertFailure.Exception.Message)
+# ---- onFailure steps: run only when a step fails ----
+try {
+# [onFailure 1/2] rebind-old: Put the old certificate back on Default Web Site *:443
+#   known at run time: steps.find-old.outputs.thumbprint, steps.find-old.outputs.found
+Invoke-ExchCertStep -Id 'rebind-old' -When { Test-ExchCertOutput -Step 'find-old' -Name 'found' } -Body {
+    $result = Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @('Default Web Site', 443, '*', (Get-ExchCertOutput -Step 'find-old' -Name 'thumbprint')) -ScriptBlock {
+        param($Site, $Port, $Ip, $Thumbprint)
+        $ErrorActionPreference = 'Stop'
+        if (-not (Get-Command -Name 'Get-WebBinding' -ErrorAction SilentlyContinue)) { Import-Module WebAdministration }
+        # Only the binding without a host name (SNI bindings are separate, P7).
+        $information = $Ip + ':' + $Port + ':'
+        $binding = Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }
+        $previous = ''
+        if (-not $binding) {
+            New-WebBinding -Name $Site -Protocol 'https' -Port $Port -IPAddress $Ip
+            $binding = Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }
+        } else {
+            $previous = [string]$binding.certificateHash
+        }
+        if ($previous -ne $Thumbprint) {
+            $binding.AddSslCertificate($Thumbprint, 'My')
+            $after = [string](Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }).certificateHash
+            if ($after -ne $Thumbprint) { throw ('exch-cert: ' + $Site + ' ' + $Ip + ':' + $Port + ' still uses ' + $after + ' after binding ' + $Thumbprint) }
+        }
+        @{ Previous = $previous; Changed = ($previous -ne $Thumbprint) }
+    }
+    if (-not $result.Changed) { Set-ExchCertUnchanged }
+    Set-ExchCertOutput -Name 'previousThumbprint' -Value ([string]$result.Previous)
+    Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)
+}
+}
+catch {
+    Write-Warning ('exch-cert: onFailure step rebind-old failed: ' + $_.Exception.Message)
+}
+
+try {
+# [onFailure 2/2] rollback-iis-reset: Restart IIS so it serves the old certificate again
+#   known at run time: steps.rebind-old.outputs.changed
+Invoke-ExchCertStep -Id 'rollback-iis-reset' -When { Test-ExchCertOutput -Step 'rebind-old' -Name 'changed' } -Body {
+    Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @() -ScriptBlock {
+        param()
+        $ErrorActionPreference = 'Stop'
+        $output = iisreset /noforce
+        if ($LASTEXITCODE -ne 0) { throw ('exch-cert: iisreset failed with exit code ' + $LASTEXITCODE + ': ' + (@($output) -join ' ')) }
+        Write-Host ('exch-cert: ' + (@($output) -join ' '))
+    }
+}
+}
+catch {
+    Write-Warning ('exch-cert: onFailure step rollback-iis-reset failed: ' + $_.Exception.Message)
+}
     throw $exchCertFailure
 }
 finally {

@@ -47,6 +47,14 @@ function global:Get-ExchCertOutput {
     return $outputs[$Name]
 }
 
+function global:Test-ExchCertOutput {
+    # For 'when': an output of a step that did not run (or failed) counts as false.
+    param([string]$Step, [string]$Name)
+    $outputs = $global:ExchCert.Outputs[$Step]
+    if ($null -eq $outputs -or -not $outputs.ContainsKey($Name)) { return $false }
+    return [bool]$outputs[$Name]
+}
+
 function global:Set-ExchCertOutput {
     param([string]$Name, $Value)
     $global:ExchCert.Current.Outputs[$Name] = $Value

@@ -1,0 +1,356 @@
+import type { Plan, PlannedStep } from '../plan/compile.js';
+import { psLiteral, psString } from '../powershell/quote.js';
+import type { InvokeOutcome, PowerShellSession, SessionFactory } from '../powershell/session.js';
+import { ExitCode, type ExitCodeValue } from '../errors.js';
+import type { EventSink, RunEvent, RunOutcome, StepError, StepStatus } from './events.js';
+import { planFingerprint, type ResumeState } from './journal.js';
+import type { Masker } from './mask.js';
+
+/** Ctrl-C, as the engine sees it: a first request to stop after the step, a second to abort it. */
+export interface Interrupt {
+  /** Set by the first Ctrl-C: finish the current step, then stop. */
+  readonly stopRequested: boolean;
+  /** Fired by the second Ctrl-C: kill the step now. */
+  readonly abortSignal: AbortSignal;
+}
+
+export interface Clock {
+  now(): number;
+  /** Resolves after `ms`, or early when the signal fires. */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+export interface ExecuteOptions {
+  readonly plan: Plan;
+  readonly runId: string;
+  readonly sessions: SessionFactory;
+  /** Environment handed to the shell: the secrets the prologue reads, the simulator's state file. */
+  readonly shellEnv: Readonly<Record<string, string>>;
+  readonly sink: EventSink;
+  readonly masker: Masker;
+  /** Asks the operator before a step that needs confirmation; the CLI decides how (prompt or --yes). */
+  confirm(step: PlannedStep): Promise<'yes' | 'no' | 'assumed-yes'>;
+  readonly interrupt: Interrupt;
+  readonly clock: Clock;
+  /** An earlier run of the same plan whose finished steps are skipped. */
+  readonly resume?: ResumeState;
+}
+
+export interface StepResult {
+  readonly id: string;
+  readonly phase: 'steps' | 'onFailure';
+  readonly status: StepStatus;
+  readonly changedServer: boolean;
+}
+
+export interface RunResult {
+  readonly outcome: RunOutcome;
+  readonly exitCode: ExitCodeValue;
+  readonly message: string;
+  readonly steps: readonly StepResult[];
+}
+
+const EXIT_CODES: Record<RunOutcome, ExitCodeValue> = {
+  ok: ExitCode.ok,
+  failed: ExitCode.failed,
+  declined: ExitCode.confirmationRequired,
+  interrupted: ExitCode.interrupted,
+  environment: ExitCode.environment,
+};
+
+/** A failure to start or connect PowerShell; it ends the run with exit 3. */
+class SessionFailure extends Error {}
+
+/**
+ * Runs a plan on one PowerShell session, step by step, sending each block
+ * exactly as the dry run prints it. Handles retries, timeouts (a killed shell
+ * is replaced, reconnected and given back the earlier outputs), `when` at run
+ * time (in the block), continueOnError, confirmation, Ctrl-C and the
+ * onFailure rollback, and reports everything as events.
+ */
+export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
+  return new Run(options).execute();
+}
+
+class Run {
+  private session: PowerShellSession | undefined;
+  private readonly outputs = new Map<string, Readonly<Record<string, unknown>>>();
+  private readonly results: StepResult[] = [];
+  private readonly started: number;
+
+  constructor(private readonly options: ExecuteOptions) {
+    this.started = options.clock.now();
+  }
+
+  async execute(): Promise<RunResult> {
+    const { plan, resume } = this.options;
+    this.emit({
+      type: 'run-started',
+      runId: this.options.runId,
+      runbook: plan.runbook.name,
+      file: plan.runbook.file,
+      server: plan.connection.server,
+      fingerprint: planFingerprint(plan),
+      toolVersion: plan.tool.version,
+      params: Object.fromEntries(plan.params.map((param) => [param.name, param.source === 'environment' ? `secret from $env:${param.env ?? ''}` : (param.value ?? null)])),
+      steps: plan.steps.map((step) => step.id),
+      ...(resume ? { resumedFrom: resume.runId } : {}),
+    });
+    try {
+      return await this.runSteps();
+    } catch (error) {
+      if (!(error instanceof SessionFailure)) throw error;
+      return this.finish('environment', `PowerShell failed: ${error.message}${this.changedSummary()}`);
+    } finally {
+      await this.closeSession();
+    }
+  }
+
+  private async runSteps(): Promise<RunResult> {
+    const { plan, resume, interrupt } = this.options;
+    // Outputs of steps finished in the run being resumed go to the shell with the connection.
+    for (const [id, done] of resume?.completed ?? []) this.outputs.set(id, done.outputs);
+    // Connect before the first step: a wrong server or a missing secret fails before anything changes.
+    await this.ensureSession();
+    for (const step of plan.steps) {
+      if (interrupt.stopRequested || interrupt.abortSignal.aborted) {
+        return this.finish('interrupted', `stopped by Ctrl-C before step ${step.id}${this.changedSummary()}${this.resumeHint()}`);
+      }
+      const done = resume?.completed.get(step.id);
+      if (done) {
+        this.record(step, 'skipped', 0, 0, { outputs: done.outputs, reason: `done in run ${resume?.runId ?? ''}` });
+        continue;
+      }
+      if (step.skipped) {
+        this.record(step, 'skipped', 0, 0, { reason: step.skipped });
+        continue;
+      }
+      if (step.confirm) {
+        const answer = await this.options.confirm(step);
+        this.emit({ type: 'confirmation', stepId: step.id, answer });
+        if (answer === 'no') return this.finish('declined', `step ${step.id} was not confirmed; it and the steps after it did not run${this.changedSummary()}`);
+      }
+      const status = await this.runStep(step);
+      if (this.options.interrupt.abortSignal.aborted) {
+        return this.finish('interrupted', `step ${step.id} was aborted by Ctrl-C and may be half done${this.changedSummary()}${this.resumeHint()}`);
+      }
+      if ((status === 'failed' || status === 'timed_out') && !step.continueOnError) {
+        const rollback = await this.rollback(step);
+        return this.finish('failed', `step ${step.id} ${status === 'timed_out' ? 'timed out' : 'failed'}${rollback}${this.changedSummary()}`);
+      }
+    }
+    return this.finish('ok', `all ${plan.steps.length} steps done`);
+  }
+
+  /** Runs one step with its retries; returns its final status. */
+  private async runStep(step: PlannedStep): Promise<StepStatus> {
+    const attempts = 1 + step.retries;
+    const started = this.options.clock.now();
+    let lastError: StepError | undefined;
+    let lastLog = '';
+    let status: StepStatus = 'failed';
+    let made = 0;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      made = attempt;
+      this.emit({ type: 'step-started', stepId: step.id, phase: step.phase, position: step.position, total: step.total, title: step.title, attempt });
+      const session = await this.ensureSession();
+      const outcome = await session.invoke(step.script, {
+        ...(step.timeoutMs !== undefined ? { timeoutMs: step.timeoutMs } : {}),
+        signal: this.options.interrupt.abortSignal,
+      });
+      lastLog = this.options.masker.mask(outcome.log);
+      const result = this.interpret(step, outcome);
+      if (result.status !== 'failed' && result.status !== 'timed_out') {
+        this.outputs.set(step.id, result.outputs);
+        this.record(step, result.status, attempt, this.options.clock.now() - started, { outputs: result.outputs, log: lastLog });
+        return result.status;
+      }
+      status = result.status;
+      lastError = result.error;
+      if (outcome.kind === 'aborted' || attempt === attempts || this.options.interrupt.stopRequested) break;
+      this.emit({ type: 'step-retrying', stepId: step.id, attempt: attempt + 1, delayMs: step.retryDelayMs, error: result.error });
+      await this.options.clock.sleep(step.retryDelayMs, this.options.interrupt.abortSignal);
+      if (this.options.interrupt.abortSignal.aborted) break;
+    }
+    this.record(step, status, made, this.options.clock.now() - started, {
+      ...(lastError ? { error: lastError } : {}),
+      log: lastLog,
+      ...(step.continueOnError ? { continued: true } : {}),
+    });
+    return status;
+  }
+
+  /** Turns what the shell said into a step status, outputs and error. */
+  private interpret(step: PlannedStep, outcome: InvokeOutcome): { status: StepStatus; outputs: Readonly<Record<string, unknown>>; error: StepError } {
+    const mask = (text: string): string => this.options.masker.mask(text);
+    switch (outcome.kind) {
+      case 'completed': {
+        const envelope = outcome.envelope;
+        if (!envelope.ok) {
+          return {
+            status: 'failed',
+            outputs: {},
+            error: {
+              message: mask(envelope.error.message),
+              ...(envelope.error.category !== undefined ? { category: envelope.error.category } : {}),
+              ...(envelope.error.fullyQualifiedErrorId !== undefined ? { fullyQualifiedErrorId: mask(envelope.error.fullyQualifiedErrorId) } : {}),
+              ...(envelope.error.line !== undefined ? { line: envelope.error.line } : {}),
+            },
+          };
+        }
+        const report = envelope.step;
+        if (report === null || report.id !== step.id) {
+          return { status: 'failed', outputs: {}, error: { message: `the block of step ${step.id} did not report its result (Invoke-ExchCertStep did not run)` } };
+        }
+        return { status: report.status, outputs: this.options.masker.maskValue(report.outputs), error: { message: '' } };
+      }
+      case 'timed_out':
+        return { status: 'timed_out', outputs: {}, error: { message: `timed out after ${formatMs(outcome.durationMs)}; PowerShell was stopped` } };
+      case 'aborted':
+        return { status: 'failed', outputs: {}, error: { message: 'aborted by Ctrl-C; PowerShell was stopped while the step ran' } };
+      case 'crashed':
+        return { status: 'failed', outputs: {}, error: { message: mask(`PowerShell stopped while the step ran: ${outcome.reason}`) } };
+    }
+  }
+
+  /** Runs the onFailure steps after `failed`; returns a sentence for the summary. */
+  private async rollback(failed: PlannedStep): Promise<string> {
+    const steps = this.options.plan.onFailure;
+    if (steps.length === 0) return '';
+    this.emit({ type: 'rollback-started', failedStepId: failed.id, steps: steps.map((step) => step.id) });
+    let good = 0;
+    for (const step of steps) {
+      if (this.options.interrupt.abortSignal.aborted) break;
+      if (step.skipped) {
+        this.record(step, 'skipped', 0, 0, { reason: step.skipped });
+        continue;
+      }
+      let status: StepStatus;
+      try {
+        status = await this.runStep(step);
+      } catch (error) {
+        if (!(error instanceof SessionFailure)) throw error;
+        this.record(step, 'failed', 1, 0, { error: { message: this.options.masker.mask(`PowerShell could not be restarted: ${error.message}`) } });
+        return `; the onFailure steps could not run (PowerShell could not be restarted)`;
+      }
+      if (status !== 'failed' && status !== 'timed_out') good++;
+    }
+    return `; onFailure: ${good} of ${steps.length} step(s) succeeded`;
+  }
+
+  /** The live session, starting (or restarting after a timeout or crash) as needed: shell, prologue, earlier outputs. */
+  private async ensureSession(): Promise<PowerShellSession> {
+    if (this.session && !this.session.dead) return this.session;
+    const restart = this.session !== undefined;
+    await this.closeSession();
+    let session: PowerShellSession;
+    try {
+      session = await this.options.sessions.start({ env: this.options.shellEnv });
+    } catch (error) {
+      throw new SessionFailure(this.options.masker.mask(error instanceof Error ? error.message : String(error)));
+    }
+    this.session = session;
+    this.emit({ type: 'session-started', executable: session.info.executable, edition: session.info.edition, version: session.info.version, restart });
+    await this.invokeSetup(session, this.options.plan.prologue, 'connecting (prologue)');
+    const restore = restoreOutputsScript(this.outputs);
+    if (restore !== '') await this.invokeSetup(session, restore, 'restoring earlier step outputs');
+    return session;
+  }
+
+  /** Runs a block that is not a step (prologue, epilogue, restored outputs); any failure is a session failure. */
+  private async invokeSetup(session: PowerShellSession, script: string, what: string): Promise<void> {
+    const outcome = await session.invoke(script, { signal: this.options.interrupt.abortSignal });
+    if (outcome.kind === 'completed' && outcome.envelope.ok) return;
+    const detail =
+      outcome.kind === 'completed' ? (outcome.envelope.ok ? '' : outcome.envelope.error.message) : outcome.kind === 'crashed' ? outcome.reason : outcome.kind.replace('_', ' ');
+    throw new SessionFailure(this.options.masker.mask(`${what}: ${detail}`));
+  }
+
+  private async closeSession(): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    if (!session.dead) {
+      // Best effort: the epilogue closes the remote Exchange session so it does not count against the user's limit.
+      await session.invoke(this.options.plan.epilogue, { timeoutMs: 30_000 }).catch(() => undefined);
+    }
+    await session.dispose();
+  }
+
+  private record(
+    step: PlannedStep,
+    status: StepStatus,
+    attempts: number,
+    durationMs: number,
+    extra: { outputs?: Readonly<Record<string, unknown>>; error?: StepError; reason?: string; log?: string; continued?: boolean },
+  ): void {
+    this.results.push({ id: step.id, phase: step.phase, status, changedServer: status === 'changed' || ((status === 'failed' || status === 'timed_out') && step.changes) });
+    this.emit({
+      type: 'step-finished',
+      stepId: step.id,
+      phase: step.phase,
+      position: step.position,
+      total: step.total,
+      title: step.title,
+      status,
+      attempts,
+      durationMs,
+      outputs: extra.outputs ?? {},
+      ...(extra.error ? { error: extra.error } : {}),
+      ...(extra.reason !== undefined ? { reason: extra.reason } : {}),
+      ...(extra.log ? { log: extra.log } : {}),
+      ...(extra.continued ? { continued: true } : {}),
+    });
+  }
+
+  /** Says which steps changed the server (or may have), so a stopped run never leaves a half-changed server unmentioned. */
+  private changedSummary(): string {
+    const changed = this.results.filter((result) => result.phase === 'steps' && result.status === 'changed').map((result) => result.id);
+    const maybe = this.results.filter((result) => result.phase === 'steps' && result.changedServer && result.status !== 'changed').map((result) => result.id);
+    const parts: string[] = [];
+    if (changed.length > 0) parts.push(`changed the server: ${changed.join(', ')}`);
+    if (maybe.length > 0) parts.push(`may have partly changed it: ${maybe.join(', ')}`);
+    return parts.length > 0 ? `. Steps that ${parts.join('; steps that ')}` : '. Nothing on the server was changed';
+  }
+
+  private resumeHint(): string {
+    return `. Resume with --resume ${this.options.runId}`;
+  }
+
+  private finish(outcome: RunOutcome, message: string): RunResult {
+    const exitCode = EXIT_CODES[outcome];
+    const counts: Record<StepStatus, number> = { ok: 0, changed: 0, skipped: 0, failed: 0, timed_out: 0 };
+    for (const result of this.results) counts[result.status]++;
+    const masked = this.options.masker.mask(message);
+    this.emit({ type: 'run-finished', outcome, exitCode, durationMs: this.options.clock.now() - this.started, message: masked, counts });
+    return { outcome, exitCode, message: masked, steps: this.results };
+  }
+
+  private emit(event: RunEvent): void {
+    this.options.sink.emit(this.options.masker.maskValue(event));
+  }
+}
+
+/**
+ * A block that gives a fresh shell the outputs of steps that already ran, so
+ * later steps can read them after a restart or on --resume. Values are data:
+ * every one is a quoted literal.
+ */
+export function restoreOutputsScript(outputs: ReadonlyMap<string, Readonly<Record<string, unknown>>>): string {
+  const lines: string[] = [];
+  for (const [stepId, values] of outputs) {
+    const entries = Object.entries(values).map(([name, value]) => `${psString(name)} = ${literalOf(value)}`);
+    lines.push(`$global:ExchCert.Outputs[${psString(stepId)}] = @{ ${entries.join('; ')} }`);
+  }
+  return lines.length === 0 ? '' : ['# exch-cert: outputs of the steps that already ran', ...lines].join('\n');
+}
+
+function literalOf(value: unknown): string {
+  if (value === null || value === undefined) return '$null';
+  if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) return psLiteral(value);
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return psLiteral(value as string[]);
+  return psString(JSON.stringify(value));
+}
+
+function formatMs(ms: number): string {
+  return ms >= 60_000 ? `${(ms / 60_000).toFixed(1)}m` : `${(ms / 1000).toFixed(1)}s`;
+}
