@@ -102,6 +102,12 @@ export async function runLive(plan: Plan, options: LiveOptions, io: CliIo, termi
 
 function checkResume(plan: Plan, journalDir: string, runId: string, force: boolean): ResumeState {
   const state = readJournal(journalDir, runId);
+  if (state.rolledBack) {
+    throw new InputError(
+      `run ${runId} failed and its onFailure steps rolled back part of what it did; resuming would skip steps whose effect was undone`,
+      'start a new run: the steps check what is already done and do not repeat it',
+    );
+  }
   if (state.fingerprint !== planFingerprint(plan) && !force) {
     throw new InputError(
       `the runbook, its params or the connection changed since run ${runId}; resuming could run steps that no longer match what already ran`,

@@ -139,6 +139,10 @@ class Run {
         return this.finish('failed', `step ${step.id} ${status === 'timed_out' ? 'timed out' : 'failed'}${rollback}${this.changedSummary()}`);
       }
     }
+    if (interrupt.stopRequested) {
+      // Ctrl-C came during the last step: everything ran, but the operator asked to stop.
+      return this.finish('interrupted', `Ctrl-C came during the last step; all ${plan.steps.length} steps ran${this.changedSummary()}`);
+    }
     return this.finish('ok', `all ${plan.steps.length} steps done`);
   }
 

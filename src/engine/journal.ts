@@ -70,6 +70,8 @@ export interface ResumeState {
   readonly fingerprint: string;
   /** Main steps that finished (ok, changed, or skipped), with their outputs. */
   readonly completed: ReadonlyMap<string, { readonly status: StepStatus; readonly outputs: Readonly<Record<string, unknown>> }>;
+  /** The onFailure steps ran: what the finished steps did may have been undone. */
+  readonly rolledBack: boolean;
 }
 
 /** Reads a run's journal; a missing or unreadable journal is an input error. */
@@ -78,6 +80,7 @@ export function readJournal(dir: string, runId: string): ResumeState {
   const path = join(dir, `${runId}.jsonl`);
   if (!existsSync(path)) throw new InputError(`no journal for run ${runId} in ${dir}`, 'pass the run id exch-cert printed, and --journal-dir if you used one');
   let fingerprint: string | undefined;
+  let rolledBack = false;
   const completed = new Map<string, { status: StepStatus; outputs: Readonly<Record<string, unknown>> }>();
   const lines = readFileSync(path, 'utf8').split('\n');
   lines.forEach((line, index) => {
@@ -91,6 +94,7 @@ export function readJournal(dir: string, runId: string): ResumeState {
       throw new InputError(`journal ${path} is damaged at line ${index + 1}`);
     }
     if (record['type'] === 'run-started' && typeof record['fingerprint'] === 'string') fingerprint = record['fingerprint'];
+    if (record['type'] === 'rollback-started') rolledBack = true;
     if (record['type'] === 'step-finished' && record['phase'] === 'steps' && typeof record['stepId'] === 'string') {
       const status = record['status'] as StepStatus;
       if (status === 'ok' || status === 'changed' || status === 'skipped') {
@@ -101,5 +105,5 @@ export function readJournal(dir: string, runId: string): ResumeState {
     }
   });
   if (fingerprint === undefined) throw new InputError(`journal ${path} has no run-started record`);
-  return { runId, fingerprint, completed };
+  return { runId, fingerprint, completed, rolledBack };
 }

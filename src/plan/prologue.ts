@@ -5,7 +5,7 @@ import { lines } from '../powershell/script.js';
  * How the script reaches Exchange:
  * - remote: the supported Exchange remote PowerShell session (http://SERVER/PowerShell/, Kerberos);
  *   host steps go through Invoke-Command unless this machine is the server.
- * - local: the Exchange Management Shell on the server itself (RemoteExchange.ps1).
+ * - local: on the server itself, connecting as the Exchange Management Shell does.
  * - module: a PowerShell module that provides the cmdlets (the simulator); host steps run locally.
  */
 export type Connection =
@@ -158,11 +158,14 @@ function renderConnect(connection: Connection): string {
         '}',
       );
     case 'local':
+      // What the Exchange Management Shell does, without dot-sourcing RemoteExchange.ps1 (whose
+      // functions would vanish with the block's scope): a remote session to this server's own FQDN.
       return lines(
-        '# Connection: the Exchange Management Shell on this server',
+        '# Connection: Exchange PowerShell on this server (as the Exchange Management Shell connects)',
         "if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) {",
-        "    . (Join-Path -Path $env:ExchangeInstallPath -ChildPath 'bin\\RemoteExchange.ps1')",
-        '    Connect-ExchangeServer -Auto -ClientApplication:ManagementShell',
+        '    $localFqdn = [System.Net.Dns]::GetHostEntry($env:COMPUTERNAME).HostName',
+        "    $global:ExchCert.Session = New-PSSession -ConfigurationName 'Microsoft.Exchange' -ConnectionUri ('http://' + $localFqdn + '/PowerShell/') -Authentication Kerberos",
+        '    $null = Import-Module (Import-PSSession -Session $global:ExchCert.Session -DisableNameChecking -AllowClobber) -Global -DisableNameChecking',
         '}',
       );
     case 'module':

@@ -200,6 +200,17 @@ describe('executePlan', () => {
     expect(result.message).toBe('stopped by Ctrl-C before step health. Steps that changed the server: find, import. Resume with --resume run-1');
   });
 
+  it('exits 130 when Ctrl-C comes during the last step, after it finishes', async () => {
+    const h = await harness((block) => {
+      if (block.stepId === 'remove') h.interrupt.press();
+      return happy(block, undefined);
+    });
+    const result = await h.run();
+    expect(result.exitCode).toBe(ExitCode.interrupted);
+    expect(h.sessions.steps()).toContain('1:remove');
+    expect(result.message).toMatch(/^Ctrl-C came during the last step; all 5 steps ran/);
+  });
+
   it('aborts the running step on the second Ctrl-C and says it may be half done', async () => {
     const h = await harness((block, options) => {
       if (block.stepId !== 'import') return happy(block, undefined);
@@ -217,7 +228,7 @@ describe('executePlan', () => {
 
   it('on --resume skips finished steps and gives the shell their outputs first', async () => {
     const h = await harness(happy);
-    const resume = { runId: 'run-0', fingerprint: 'x', completed: new Map([['find', { status: 'ok' as const, outputs: { thumbprint: OLD } }], ['import', { status: 'changed' as const, outputs: { thumbprint: 'B'.repeat(40) } }]]) };
+    const resume = { runId: 'run-0', fingerprint: 'x', rolledBack: false, completed: new Map([['find', { status: 'ok' as const, outputs: { thumbprint: OLD } }], ['import', { status: 'changed' as const, outputs: { thumbprint: 'B'.repeat(40) } }]]) };
     const result = await h.run({ resume });
     expect(result.exitCode).toBe(0);
     expect(h.sessions.steps()).toEqual(['1:health', '1:backup', '1:remove']);

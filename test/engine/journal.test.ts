@@ -2,12 +2,23 @@ import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { RunEvent, StepStatus } from '../../src/engine/events.js';
 import { Journal, newRunId, planFingerprint, readJournal } from '../../src/engine/journal.js';
 import { InputError } from '../../src/errors.js';
 import { planFromText, shippedRunbookText } from '../helpers/plan.js';
 
-const finished = (stepId: string, status: string, outputs: Record<string, unknown> = {}) =>
-  ({ type: 'step-finished', stepId, phase: 'steps', position: 1, total: 3, title: stepId, status, attempts: 1, durationMs: 5, outputs }) as const;
+const finished = (stepId: string, status: StepStatus, outputs: Record<string, unknown> = {}): RunEvent => ({
+  type: 'step-finished',
+  stepId,
+  phase: 'steps',
+  position: 1,
+  total: 3,
+  title: stepId,
+  status,
+  attempts: 1,
+  durationMs: 5,
+  outputs,
+});
 
 describe('journal', () => {
   it('writes one JSON line per event and reads back what finished', () => {

@@ -32,7 +32,8 @@ describe('golden dry-run scripts', () => {
 
   it('renders the local Exchange Management Shell connection', async () => {
     const plan = await planFromText(shippedRunbookText('validate-exchange'), { server: 'EXCH01' }, { kind: 'local', server: 'EXCH01' });
-    expect(plan.prologue).toContain('Connect-ExchangeServer -Auto');
+    expect(plan.prologue).toContain("-ConnectionUri ('http://' + $localFqdn + '/PowerShell/')");
+    expect(plan.prologue).toContain("HostMode = 'local'");
   });
 
   it('reads an explicit account from the environment, never from the command line', async () => {

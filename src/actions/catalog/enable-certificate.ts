@@ -1,5 +1,5 @@
 import { psStringArray } from '../../powershell/quote.js';
-import { lines, NO_CONFIRM, psCommand } from '../../powershell/script.js';
+import { lines, psCommand } from '../../powershell/script.js';
 import { defineAction } from '../action.js';
 import { field } from '../fields.js';
 
@@ -10,7 +10,8 @@ export const EXCHANGE_SERVICES = ['IIS', 'SMTP', 'POP', 'IMAP', 'UM', 'UMCallRou
  * unattended run (P13); with it the certificate silently becomes the internal
  * transport certificate, which Microsoft advises against. So when SMTP is
  * enabled the previous internal transport thumbprint is recorded first and put
- * back right after, unless the step opts in to replacing it.
+ * back right after (by enabling that certificate for SMTP with -Force, since
+ * the property itself is read-only), unless the step opts in to replacing it.
  */
 export const enableCertificate = defineAction({
   name: 'enable-certificate',
@@ -37,9 +38,17 @@ export const enableCertificate = defineAction({
   },
   title: (input) => `Enable the certificate for ${input.list('services').join(', ')}`,
   compile: (input) => {
+    const server = input.expr('server');
     const services = input.list('services');
     const popImap = services.includes('POP') || services.includes('IMAP');
     const keepInternal = services.includes('SMTP') && !input.boolean('replaceInternalTransportCertificate');
+    const enable = psCommand('Enable-ExchangeCertificate', [
+      ['Server', server],
+      ['Thumbprint', '$thumbprint'],
+      ['Services', '$services'],
+      ['DoNotRequireSsl', input.boolean('doNotRequireSsl')],
+      ['Force', true],
+    ]);
     return lines(
       `$thumbprint = ${input.expr('thumbprint')}`,
       `$certificate = ${psCommand('Get-ExchangeCertificate', [['Server', input.expr('server')], ['Thumbprint', '$thumbprint']])}`,
@@ -58,26 +67,23 @@ export const enableCertificate = defineAction({
       "    Write-Host ('exch-cert: already enabled for ' + ($services -join ', '))",
       '    Set-ExchCertUnchanged',
       '} else {',
-      keepInternal &&
-        lines(
-          `    $internalBefore = [string](${psCommand('Get-TransportService', [['Identity', input.expr('server')]])}).InternalTransportCertificateThumbprint`,
-        ),
-      `    ${psCommand('Enable-ExchangeCertificate', [
-        ['Server', input.expr('server')],
-        ['Thumbprint', '$thumbprint'],
-        ['Services', '$services'],
-        ['DoNotRequireSsl', input.boolean('doNotRequireSsl')],
-        ['Force', true],
-      ])}`,
-      keepInternal &&
-        lines(
-          "    # -Force made this certificate the internal transport certificate; put the previous one back (P13).",
-          `    $internalAfter = [string](${psCommand('Get-TransportService', [['Identity', input.expr('server')]])}).InternalTransportCertificateThumbprint`,
-          '    if ($internalBefore -and $internalAfter -ne $internalBefore) {',
-          `        ${psCommand('Set-TransportService', [['Identity', input.expr('server')], ['InternalTransportCertificateThumbprint', '$internalBefore'], NO_CONFIRM])}`,
-          "        Write-Host ('exch-cert: internal transport certificate kept at ' + $internalBefore)",
-          '    }',
-        ),
+      keepInternal
+        ? lines(
+            `    $internalBefore = [string](${psCommand('Get-TransportService', [['Identity', server]])}).InternalTransportCertificateThumbprint`,
+            '    try {',
+            `        ${enable}`,
+            '    } finally {',
+            '        # -Force makes this certificate the internal transport certificate (P13). The property is',
+            '        # read-only; enabling the previous certificate for SMTP with -Force is how it goes back.',
+            '        # In finally: also when Enable failed half-way.',
+            `        $internalAfter = [string](${psCommand('Get-TransportService', [['Identity', server]])}).InternalTransportCertificateThumbprint`,
+            '        if ($internalBefore -and $internalAfter -ne $internalBefore) {',
+            `            ${psCommand('Enable-ExchangeCertificate', [['Server', server], ['Thumbprint', '$internalBefore'], ['Services', "@('SMTP')"], ['Force', true]])}`,
+            "            Write-Host ('exch-cert: internal transport certificate kept at ' + $internalBefore)",
+            '        }',
+            '    }',
+          )
+        : `    ${enable}`,
       '}',
       "Set-ExchCertOutput -Name 'services' -Value $services",
     );

@@ -224,12 +224,17 @@ Invoke-ExchCertStep -Id 'enable' -Body {
         Set-ExchCertUnchanged
     } else {
         $internalBefore = [string](Get-TransportService -Identity 'exch01.contoso.com').InternalTransportCertificateThumbprint
-        Enable-ExchangeCertificate -Server 'exch01.contoso.com' -Thumbprint $thumbprint -Services $services -DoNotRequireSsl -Force
-        # -Force made this certificate the internal transport certificate; put the previous one back (P13).
-        $internalAfter = [string](Get-TransportService -Identity 'exch01.contoso.com').InternalTransportCertificateThumbprint
-        if ($internalBefore -and $internalAfter -ne $internalBefore) {
-            Set-TransportService -Identity 'exch01.contoso.com' -InternalTransportCertificateThumbprint $internalBefore -Confirm:$false
-            Write-Host ('exch-cert: internal transport certificate kept at ' + $internalBefore)
+        try {
+            Enable-ExchangeCertificate -Server 'exch01.contoso.com' -Thumbprint $thumbprint -Services $services -DoNotRequireSsl -Force
+        } finally {
+            # -Force makes this certificate the internal transport certificate (P13). The property is
+            # read-only; enabling the previous certificate for SMTP with -Force is how it goes back.
+            # In finally: also when Enable failed half-way.
+            $internalAfter = [string](Get-TransportService -Identity 'exch01.contoso.com').InternalTransportCertificateThumbprint
+            if ($internalBefore -and $internalAfter -ne $internalBefore) {
+                Enable-ExchangeCertificate -Server 'exch01.contoso.com' -Thumbprint $internalBefore -Services @('SMTP') -Force
+                Write-Host ('exch-cert: internal transport certificate kept at ' + $internalBefore)
+            }
         }
     }
     Set-ExchCertOutput -Name 'services' -Value $services
@@ -253,7 +258,15 @@ Invoke-ExchCertStep -Id 'bind-back-end' -Body {
             $previous = [string]$binding.certificateHash
         }
         if ($previous -ne $Thumbprint) {
-            $binding.AddSslCertificate($Thumbprint, 'My')
+            # http.sys refuses to add over an existing SSL binding (0x800700B7): remove, add, and put
+            # the previous certificate back if the add fails, so the site is never left without one.
+            if ($previous) { $binding.RemoveSslCertificate() }
+            try {
+                $binding.AddSslCertificate($Thumbprint, 'My')
+            } catch {
+                if ($previous) { $binding.AddSslCertificate($previous, 'My') }
+                throw
+            }
             $after = [string](Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }).certificateHash
             if ($after -ne $Thumbprint) { throw ('exch-cert: ' + $Site + ' ' + $Ip + ':' + $Port + ' still uses ' + $after + ' after binding ' + $Thumbprint) }
         }
@@ -416,7 +429,15 @@ Invoke-ExchCertStep -Id 'rebind-old' -Body {
             $previous = [string]$binding.certificateHash
         }
         if ($previous -ne $Thumbprint) {
-            $binding.AddSslCertificate($Thumbprint, 'My')
+            # http.sys refuses to add over an existing SSL binding (0x800700B7): remove, add, and put
+            # the previous certificate back if the add fails, so the site is never left without one.
+            if ($previous) { $binding.RemoveSslCertificate() }
+            try {
+                $binding.AddSslCertificate($Thumbprint, 'My')
+            } catch {
+                if ($previous) { $binding.AddSslCertificate($previous, 'My') }
+                throw
+            }
             $after = [string](Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }).certificateHash
             if ($after -ne $Thumbprint) { throw ('exch-cert: ' + $Site + ' ' + $Ip + ':' + $Port + ' still uses ' + $after + ' after binding ' + $Thumbprint) }
         }

@@ -144,7 +144,15 @@ Invoke-ExchCertStep -Id 'bind-back-end' -Body {
             $previous = [string]$binding.certificateHash
         }
         if ($previous -ne $Thumbprint) {
-            $binding.AddSslCertificate($Thumbprint, 'My')
+            # http.sys refuses to add over an existing SSL binding (0x800700B7): remove, add, and put
+            # the previous certificate back if the add fails, so the site is never left without one.
+            if ($previous) { $binding.RemoveSslCertificate() }
+            try {
+                $binding.AddSslCertificate($Thumbprint, 'My')
+            } catch {
+                if ($previous) { $binding.AddSslCertificate($previous, 'My') }
+                throw
+            }
             $after = [string](Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }).certificateHash
             if ($after -ne $Thumbprint) { throw ('exch-cert: ' + $Site + ' ' + $Ip + ':' + $Port + ' still uses ' + $after + ' after binding ' + $Thumbprint) }
         }

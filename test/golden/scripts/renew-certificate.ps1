@@ -187,12 +187,17 @@ Invoke-ExchCertStep -Id 'enable' -Body {
         Set-ExchCertUnchanged
     } else {
         $internalBefore = [string](Get-TransportService -Identity 'EXCH01').InternalTransportCertificateThumbprint
-        Enable-ExchangeCertificate -Server 'EXCH01' -Thumbprint $thumbprint -Services $services -Force
-        # -Force made this certificate the internal transport certificate; put the previous one back (P13).
-        $internalAfter = [string](Get-TransportService -Identity 'EXCH01').InternalTransportCertificateThumbprint
-        if ($internalBefore -and $internalAfter -ne $internalBefore) {
-            Set-TransportService -Identity 'EXCH01' -InternalTransportCertificateThumbprint $internalBefore -Confirm:$false
-            Write-Host ('exch-cert: internal transport certificate kept at ' + $internalBefore)
+        try {
+            Enable-ExchangeCertificate -Server 'EXCH01' -Thumbprint $thumbprint -Services $services -Force
+        } finally {
+            # -Force makes this certificate the internal transport certificate (P13). The property is
+            # read-only; enabling the previous certificate for SMTP with -Force is how it goes back.
+            # In finally: also when Enable failed half-way.
+            $internalAfter = [string](Get-TransportService -Identity 'EXCH01').InternalTransportCertificateThumbprint
+            if ($internalBefore -and $internalAfter -ne $internalBefore) {
+                Enable-ExchangeCertificate -Server 'EXCH01' -Thumbprint $internalBefore -Services @('SMTP') -Force
+                Write-Host ('exch-cert: internal transport certificate kept at ' + $internalBefore)
+            }
         }
     }
     Set-ExchCertOutput -Name 'services' -Value $services
@@ -216,7 +221,15 @@ Invoke-ExchCertStep -Id 'bind-default-web-site' -Body {
             $previous = [string]$binding.certificateHash
         }
         if ($previous -ne $Thumbprint) {
-            $binding.AddSslCertificate($Thumbprint, 'My')
+            # http.sys refuses to add over an existing SSL binding (0x800700B7): remove, add, and put
+            # the previous certificate back if the add fails, so the site is never left without one.
+            if ($previous) { $binding.RemoveSslCertificate() }
+            try {
+                $binding.AddSslCertificate($Thumbprint, 'My')
+            } catch {
+                if ($previous) { $binding.AddSslCertificate($previous, 'My') }
+                throw
+            }
             $after = [string](Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }).certificateHash
             if ($after -ne $Thumbprint) { throw ('exch-cert: ' + $Site + ' ' + $Ip + ':' + $Port + ' still uses ' + $after + ' after binding ' + $Thumbprint) }
         }
@@ -389,7 +402,15 @@ Invoke-ExchCertStep -Id 'rebind-old' -When { Test-ExchCertOutput -Step 'find-old
             $previous = [string]$binding.certificateHash
         }
         if ($previous -ne $Thumbprint) {
-            $binding.AddSslCertificate($Thumbprint, 'My')
+            # http.sys refuses to add over an existing SSL binding (0x800700B7): remove, add, and put
+            # the previous certificate back if the add fails, so the site is never left without one.
+            if ($previous) { $binding.RemoveSslCertificate() }
+            try {
+                $binding.AddSslCertificate($Thumbprint, 'My')
+            } catch {
+                if ($previous) { $binding.AddSslCertificate($previous, 'My') }
+                throw
+            }
             $after = [string](Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }).certificateHash
             if ($after -ne $Thumbprint) { throw ('exch-cert: ' + $Site + ' ' + $Ip + ':' + $Port + ' still uses ' + $after + ' after binding ' + $Thumbprint) }
         }
