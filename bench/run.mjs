@@ -5,10 +5,11 @@
 //
 //   node bench/run.mjs [--quick] [--only NAME[,NAME]]
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'dist', 'bin.js');
@@ -47,10 +48,10 @@ const median = (values) => {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 };
 
-/** Runs each contender in turn, `rounds` times, and returns the medians. */
-function interleave(rounds, contenders) {
+/** Runs each contender in turn, `rounds` times (after warm-up rounds), and returns the medians. */
+function interleave(rounds, contenders, warmups = 1) {
   const samples = contenders.map(() => []);
-  for (let warmup = 0; warmup < 2; warmup++) contenders.forEach((run) => run());
+  for (let warmup = 0; warmup < warmups; warmup++) contenders.forEach((run) => run());
   for (let round = 0; round < rounds; round++) contenders.forEach((run, i) => samples[i].push(run()));
   return samples.map(median);
 }
@@ -103,6 +104,126 @@ function writeCorpus(dir, count) {
       text += `  - id: custom-${i}\n    action: powershell\n    with:\n      script: |\n        $q = @(Get-Queue)\n        if ($q.Count -gt ${i}) { Write-Warning 'queues are long' }\n`;
     }
     writeFileSync(join(dir, `runbook-${String(i).padStart(4, '0')}.yaml`), text);
+  }
+}
+
+// ---- live execution (issue 4): needs PowerShell 7 ----
+
+const localPwsh = join(root, '.tools', process.platform === 'win32' ? 'pwsh.exe' : 'pwsh');
+const pwsh = existsSync(localPwsh) ? localPwsh : spawnSync('pwsh', ['-NoProfile', '-Command', 'exit 0']).status === 0 ? 'pwsh' : undefined;
+const wantLive = ['bridge', 'renewal'].some(want);
+if (wantLive && !pwsh) console.log('live execution benches skipped: no PowerShell 7 (.tools/pwsh or pwsh on PATH)');
+
+const secrets = { EXCH_CERT_PFX_PASSWORD: 'bench-pfx-password', EXCH_CERT_BACKUP_PASSWORD: 'bench-backup-password' };
+const benchEnv = { ...process.env, ...secrets, NO_COLOR: '1' };
+
+if (pwsh && want('bridge')) await benchBridge();
+if (pwsh && want('renewal')) benchRenewal();
+
+/**
+ * The bridge's own cost: the round trip of an empty step (Invoke-ExchCertStep
+ * with an empty body, after the real prologue) through node-powershell.
+ */
+async function benchBridge() {
+  const out = mkdtempSync(join(tmpdir(), 'exch-cert-bench-bridge-'));
+  try {
+    const bundle = join(out, 'bridge.mjs');
+    await build({
+      stdin: {
+        contents: "export { createNodePowerShellFactory } from './src/powershell/node-powershell.ts'; export { renderPrologue } from './src/plan/prologue.ts';",
+        resolveDir: root,
+        loader: 'ts',
+      },
+      outfile: bundle,
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      banner: { js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);" },
+      logLevel: 'warning',
+    });
+    const { createNodePowerShellFactory, renderPrologue } = await import(pathToFileURL(bundle).href);
+    const started = performance.now();
+    const session = await createNodePowerShellFactory({ shell: pwsh }).start({ env: {} });
+    const startMs = performance.now() - started;
+    try {
+      const prologue = await session.invoke(renderPrologue({ kind: 'module', server: 'EXCH01', modulePath: join(root, 'src', 'simulator', 'ExchCertSimulator.psm1') }, []));
+      if (prologue.kind !== 'completed' || !prologue.envelope.ok) throw new Error(`prologue failed: ${JSON.stringify(prologue)}`);
+      const step = "Invoke-ExchCertStep -Id 'noop' -ReadOnly -Body {\n}";
+      const samples = { block: [], step: [] };
+      for (let i = 0; i < 10; i++) await session.invoke(step);
+      for (let i = 0; i < (quick ? 50 : 200); i++) {
+        for (const [kind, text] of [['block', ''], ['step', step]]) {
+          const t = performance.now();
+          const outcome = await session.invoke(text);
+          samples[kind].push(performance.now() - t);
+          if (outcome.kind !== 'completed' || !outcome.envelope.ok) throw new Error(`${kind} failed: ${JSON.stringify(outcome)}`);
+        }
+      }
+      report('bridge: empty step round trip', { median_ms: median(samples.step), empty_block_median_ms: median(samples.block), shell_start_ms: startMs }, '<= 15 ms median');
+    } finally {
+      await session.dispose();
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The seed's renewal against the simulator, three ways: exch-cert (one shell,
+ * step by step), the exported dry-run script run once with pwsh -File, and one
+ * pwsh process per step (what naive tools do). Every run gets a fresh copy of
+ * the same simulated server.
+ */
+function benchRenewal() {
+  const work = mkdtempSync(join(tmpdir(), 'exch-cert-bench-renewal-'));
+  try {
+    const fixture = join(work, 'fixture');
+    time(node, [bin, 'simulator', 'init', '--dir', fixture, '--shell', pwsh], { env: benchEnv });
+    let run = 0;
+    const fresh = () => {
+      const dir = join(work, `run-${run++}`);
+      cpSync(fixture, dir, { recursive: true });
+      return { dir, state: join(dir, 'state.json'), pfx: join(dir, 'renewed-mail.contoso.com.pfx') };
+    };
+    const renewArgs = (ws) => ['renew', '--server', 'EXCH01', '--pfx', ws.pfx, '--fqdn', 'mail.contoso.com', '--simulate', ws.state, '--shell', pwsh];
+    const exported = (ws) => {
+      const script = join(ws.dir, 'plan.ps1');
+      time(node, [bin, ...renewArgs(ws), '--dry-run', '--output', script], { env: benchEnv });
+      return script;
+    };
+    const shellEnv = (ws) => ({ ...benchEnv, EXCH_CERT_SIMULATOR_STATE: ws.state });
+
+    const viaExchCert = () => {
+      const ws = fresh();
+      return time(node, [bin, ...renewArgs(ws), '--yes', '--journal-dir', join(ws.dir, 'runs')], { env: benchEnv, cwd: ws.dir });
+    };
+    const viaPwshFile = () => {
+      const ws = fresh();
+      const script = exported(ws);
+      return time(pwsh, ['-NoProfile', '-NonInteractive', '-File', script], { env: shellEnv(ws), cwd: ws.dir });
+    };
+    const viaProcessPerStep = () => {
+      const ws = fresh();
+      const plan = JSON.parse(spawnSync(node, [bin, ...renewArgs(ws), '--dry-run', '--json'], { env: benchEnv, encoding: 'utf8' }).stdout);
+      const outputs = join(ws.dir, 'outputs.json');
+      writeFileSync(outputs, '{}');
+      // Each step in a new pwsh: connect, reload earlier outputs from a file, run, save outputs.
+      const reload = `$saved = Get-Content -Raw -LiteralPath '${outputs}' | ConvertFrom-Json\nforeach ($step in $saved.PSObject.Properties) { $values = @{}; foreach ($value in $step.Value.PSObject.Properties) { $values[$value.Name] = $value.Value }; $global:ExchCert.Outputs[$step.Name] = $values }`;
+      const save = `$global:ExchCert.Outputs | ConvertTo-Json -Depth 6 | Set-Content -LiteralPath '${outputs}'`;
+      let total = 0;
+      plan.steps.forEach((step, index) => {
+        const file = join(ws.dir, `step-${index}.ps1`);
+        writeFileSync(file, [plan.prologue, reload, step.script, save, plan.epilogue].join('\n'));
+        total += time(pwsh, ['-NoProfile', '-NonInteractive', '-File', file], { env: shellEnv(ws), cwd: ws.dir });
+      });
+      return total;
+    };
+    const [exchCert, pwshFile, perStep] = interleave(quick ? 2 : 5, [viaExchCert, viaPwshFile, viaProcessPerStep]);
+    report('renewal vs pwsh -File', { exch_cert_ms: exchCert, pwsh_file_ms: pwshFile, ratio: exchCert / pwshFile }, '<= 1.2');
+    report('renewal vs a pwsh per step', { exch_cert_ms: exchCert, per_step_ms: perStep, ratio: exchCert / perStep });
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
 }
 

@@ -27,6 +27,12 @@ export interface ActionDefinition<F extends Fields = Fields> {
   readonly fields: F;
   /** Outputs the step sets; a function when they depend on `with` (the powershell action). */
   readonly outputs: Outputs | ((rawWith: Readonly<Record<string, unknown>>) => Outputs);
+  /**
+   * The body is the runbook author's own code: keep it exactly as written
+   * (no indentation), since a here-string's closing '@ must start its line
+   * and a multi-line string's text would change.
+   */
+  readonly verbatimBody?: boolean;
   /** Cross-field rules (e.g. "one of a or b") on the raw `with`; returns the problem, or undefined. */
   checkFields?(rawWith: Readonly<Record<string, unknown>>): string | undefined;
   /** The default title when a step has none. */

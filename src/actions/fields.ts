@@ -19,6 +19,8 @@ export interface FieldSpec {
    * generated script (e.g. which cmdlets run); step outputs are not allowed.
    */
   readonly planTime: boolean;
+  /** Text may hold line breaks and other control characters (scripts); names, paths and FQDNs may not. */
+  readonly multiline?: boolean;
 }
 
 export type Fields = Readonly<Record<string, FieldSpec>>;
@@ -41,7 +43,7 @@ function spec<T extends LiteralValue>(type: ValueType, schema: z.ZodType, descri
 }
 
 /** Control characters never belong in names, paths or FQDNs; newlines would only hide mischief. */
-const NO_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/u;
+export const NO_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/u;
 
 /** Builders for action fields. Each returns a spec with a zod schema for the literal value. */
 export const field = {
@@ -59,7 +61,7 @@ export const field = {
       if (options.pattern) text = text.regex(options.pattern, { message: options.patternMessage ?? `must match ${options.pattern.source}` });
       schema = text;
     }
-    return spec('string', schema, description, options);
+    return { ...spec('string', schema, description, options), ...(options.multiline ? { multiline: true } : {}) };
   },
 
   number(description: string, options: CommonOptions<number> & { min?: number; max?: number; integer?: boolean; enum?: readonly number[] } = {}): FieldSpec {

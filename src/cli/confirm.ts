@@ -7,14 +7,25 @@ export function canPrompt(stdin: { isTTY?: boolean } | undefined, stderr: { isTT
   return stdin?.isTTY === true && stderr.isTTY === true && !ci;
 }
 
-/** Asks on the terminal whether to run a step; anything but y/yes is no. */
-export async function promptForStep(step: PlannedStep, input: NodeJS.ReadableStream, output: NodeJS.WritableStream): Promise<boolean> {
+/**
+ * Asks on the terminal whether to run a step; anything but y/yes is no, and
+ * so is Ctrl-C at the prompt or an abort (SIGTERM) while it waits.
+ */
+export async function promptForStep(step: PlannedStep, input: NodeJS.ReadableStream, output: NodeJS.WritableStream, signal: AbortSignal): Promise<boolean> {
   const readline = createInterface({ input, output, terminal: true });
+  const controller = new AbortController();
+  const abort = (): void => controller.abort();
+  signal.addEventListener('abort', abort, { once: true });
+  readline.once('SIGINT', abort);
   try {
     const why = step.destructive ? 'cannot be undone' : 'asks for confirmation';
-    const answer = await readline.question(`\nStep ${step.id} (${step.action}) ${why}: ${step.title}\nRun it? [y/N] `);
+    const answer = await readline.question(`\nStep ${step.id} (${step.action}) ${why}: ${step.title}\nRun it? [y/N] `, { signal: controller.signal });
     return /^y(es)?$/i.test(answer.trim());
+  } catch (error) {
+    if (controller.signal.aborted) return false;
+    throw error;
   } finally {
+    signal.removeEventListener('abort', abort);
     readline.close();
   }
 }

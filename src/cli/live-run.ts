@@ -85,7 +85,7 @@ export async function runLive(plan: Plan, options: LiveOptions, io: CliIo, termi
         text.stopSpinner();
         keys?.pause();
         try {
-          return (await promptForStep(step, process.stdin, io.stderr as NodeJS.WritableStream)) ? 'yes' : 'no';
+          return (await promptForStep(step, process.stdin, io.stderr as NodeJS.WritableStream, ctrlC.abortSignal)) ? 'yes' : 'no';
         } finally {
           keys?.resume();
         }

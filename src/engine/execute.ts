@@ -1,7 +1,7 @@
 import type { Plan, PlannedStep } from '../plan/compile.js';
 import { psLiteral, psString } from '../powershell/quote.js';
 import type { InvokeOutcome, PowerShellSession, SessionFactory } from '../powershell/session.js';
-import { ExitCode, type ExitCodeValue } from '../errors.js';
+import { ExitCode, UserError, type ExitCodeValue } from '../errors.js';
 import type { EventSink, RunEvent, RunOutcome, StepError, StepStatus } from './events.js';
 import { planFingerprint, type ResumeState } from './journal.js';
 import type { Masker } from './mask.js';
@@ -251,7 +251,8 @@ class Run {
     try {
       session = await this.options.sessions.start({ env: this.options.shellEnv });
     } catch (error) {
-      throw new SessionFailure(this.options.masker.mask(error instanceof Error ? error.message : String(error)));
+      const hint = error instanceof UserError && error.hint ? ` (${error.hint})` : '';
+      throw new SessionFailure(this.options.masker.mask(`${error instanceof Error ? error.message : String(error)}${hint}`));
     }
     this.session = session;
     this.emit({ type: 'session-started', executable: session.info.executable, edition: session.info.edition, version: session.info.version, restart });
@@ -351,7 +352,7 @@ export function restoreOutputsScript(outputs: ReadonlyMap<string, Readonly<Recor
 function literalOf(value: unknown): string {
   if (value === null || value === undefined) return '$null';
   if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) return psLiteral(value);
-  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return psLiteral(value as string[]);
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return psLiteral(value);
   return psString(JSON.stringify(value));
 }
 

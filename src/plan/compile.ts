@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { FieldSpec, LiteralValue } from '../actions/fields.js';
+import { NO_CONTROL_CHARACTERS, type FieldSpec, type LiteralValue } from '../actions/fields.js';
 import { ActionInput, outputExpression, type BoundValue } from '../actions/input.js';
 import { InputError } from '../errors.js';
 import { psString } from '../powershell/quote.js';
@@ -168,7 +168,8 @@ function compileStep(step: Step, total: number, params: ReadonlyMap<string, Para
   if (!step.action.changes) invocation.push('-ReadOnly');
   if (when) invocation.push(`-When { Test-ExchCertOutput -Step ${psString(when.step)} -Name ${psString(when.name)} }`);
   invocation.push('-Body {');
-  const script = lines(header, invocation.join(' '), indent(step.action.compile(input)), '}');
+  const body = step.action.compile(input);
+  const script = lines(header, invocation.join(' '), step.action.verbatimBody ? body : indent(body), '}');
   return { ...base, title, script, reads: [...reads] };
 }
 
@@ -279,8 +280,16 @@ function bindReference(ref: Reference, params: ReadonlyMap<string, ParamValue>, 
   return { kind: 'literal', value: value.value };
 }
 
-/** Validates a value that is known now against the field's schema. */
+/**
+ * Validates a value that is known now against the field's schema. Of text
+ * assembled at run time, only the literal parts are known: they must at
+ * least hold no control characters where the field forbids them.
+ */
 function checkBound(value: BoundValue, spec: FieldSpec): string | undefined {
+  if (value.kind === 'runtime' && spec.type === 'string' && !spec.multiline) {
+    const text = value.parts.filter((part): part is string => typeof part === 'string').join('');
+    return NO_CONTROL_CHARACTERS.test(text) ? undefined : `got ${JSON.stringify(text)}: must not contain control characters such as line breaks`;
+  }
   if (value.kind !== 'literal' || spec.type === 'map') return undefined;
   const parsed = spec.schema.safeParse(value.value);
   if (parsed.success) return undefined;

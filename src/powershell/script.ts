@@ -54,7 +54,7 @@ export function lines(...items: ReadonlyArray<string | false | undefined>): stri
  * this machine is that server, or with Invoke-Command otherwise. Values travel
  * as arguments, so the block is plain code with a `param()` list.
  */
-export function hostBlock(serverExpression: string, parameters: ReadonlyArray<readonly [string, string]>, body: string): string {
+export function hostBlock(serverExpression: string, parameters: ReadonlyArray<readonly [string, string]>, body: string, options: { verbatim?: boolean } = {}): string {
   for (const [name] of parameters) assertName(name);
   const paramList = parameters.map(([name]) => `$${name}`).join(', ');
   // `@(x)` would unroll a single list argument into many; the unary comma keeps it whole.
@@ -62,7 +62,8 @@ export function hostBlock(serverExpression: string, parameters: ReadonlyArray<re
   const argumentList = expressions.length === 1 ? `@(,${expressions[0] ?? ''})` : `@(${expressions.join(', ')})`;
   return lines(
     `Invoke-ExchCertHost -Server ${serverExpression} -ArgumentList ${argumentList} -ScriptBlock {`,
-    indent(lines(`param(${paramList})`, "$ErrorActionPreference = 'Stop'", body)),
+    // A verbatim body (the author's own script) keeps its lines exactly: see ActionDefinition.verbatimBody.
+    options.verbatim ? lines(indent(lines(`param(${paramList})`, "$ErrorActionPreference = 'Stop'")), body) : indent(lines(`param(${paramList})`, "$ErrorActionPreference = 'Stop'", body)),
     '}',
   );
 }

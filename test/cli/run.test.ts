@@ -82,9 +82,9 @@ describe('exch-cert renew --dry-run', () => {
   });
 
   it('reports a missing PowerShell as exit 3 with a hint', () => {
-    const result = runCli([...RENEW, '--yes', '--shell', '/nonexistent/pwsh'], { env: { EXCH_CERT_PFX_PASSWORD: 'x', EXCH_CERT_BACKUP_PASSWORD: 'y' }, cwd: mkdtempSync(join(tmpdir(), 'exch-cert-noshell-')) });
+    const result = runCli([...RENEW, '--yes', '--shell', '/nonexistent/pwsh'], { env: { EXCH_CERT_PFX_PASSWORD: 'pfx-secret-1', EXCH_CERT_BACKUP_PASSWORD: 'backup-secret-2' }, cwd: mkdtempSync(join(tmpdir(), 'exch-cert-noshell-')) });
     expect(result.status).toBe(3);
-    expect(result.stderr).toContain('/nonexistent/pwsh');
+    expect(result.stderr).toContain('PowerShell is not available: /nonexistent/pwsh is not an executable file (install PowerShell 7 or pass --shell PATH)');
     expect(result.stderr).not.toMatch(STACK_LINE);
   });
 

@@ -22,7 +22,11 @@ export class CliProcess {
   async waitFor(pattern: RegExp, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!pattern.test(this.stdout + this.stderr)) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${String(pattern)}; output so far:\n${this.stdout}\n${this.stderr}`);
+      if (Date.now() > deadline) {
+        // Never leave a stuck exch-cert behind a failed test.
+        this.child.kill('SIGKILL');
+        throw new Error(`timed out waiting for ${String(pattern)}; output so far:\n${this.stdout.slice(-4000)}\n${this.stderr.slice(-4000)}`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }

@@ -19,7 +19,7 @@ export function readPfx(bytes: Buffer, password: string): PfxContents {
   const certificates = (p12.getBags({ bagType: forge.pki.oids['certBag'] })[forge.pki.oids['certBag'] as string] ?? []).flatMap((bag) => (bag.cert ? [bag.cert] : []));
   // The leaf is the certificate whose public key matches a private key (or the only one).
   const leaf =
-    certificates.find((cert) => keys.some((bag) => bag.key && forge.pki.publicKeyToPem(cert.publicKey) === forge.pki.publicKeyToPem(forge.pki.setRsaPublicKey((bag.key as forge.pki.rsa.PrivateKey).n, (bag.key as forge.pki.rsa.PrivateKey).e)))) ??
+    certificates.find((cert) => keys.some((bag) => bag.key && forge.pki.publicKeyToPem(cert.publicKey) === forge.pki.publicKeyToPem(forge.pki.setRsaPublicKey(bag.key.n, bag.key.e)))) ??
     certificates[0];
   if (!leaf) throw new Error('the PFX holds no certificate');
   const der = forge.asn1.toDer(forge.pki.certificateToAsn1(leaf)).getBytes();

@@ -199,7 +199,7 @@ describe.skipIf(!pwshPath)('exch-cert against the simulated Exchange server (rea
     const runbook = join(ws.dir, 'check.yaml');
     const text = readFileSync(join(repoRoot, 'runbooks', 'validate-exchange.yaml'), 'utf8');
     // Health first, then the certificate checks, so the interrupt lands in the first step.
-    writeFileSync(runbook, text.replace(/steps:\n([\s\S]*?)(  - id: health[\s\S]*)$/, 'steps:\n$2\n$1'));
+    writeFileSync(runbook, text.replace(/steps:\n([\s\S]*?)( {2}- id: health[\s\S]*)$/, 'steps:\n$2\n$1'));
     const run = new CliProcess(['run', runbook, '--server', 'EXCH01', '--simulate', ws.state, ...shell()], { env: env(), cwd: ws.dir });
     await run.waitFor(/\[1\/3\] health/);
     await new Promise((resolve) => setTimeout(resolve, 1000));

@@ -88,6 +88,12 @@ describe('compilePlan', () => {
     await expect(planFromText(text, { server: 'EXCH01;Stop-Computer', thumb: 'A'.repeat(40) })).rejects.toThrow(/field server got .*expected a server name/);
   });
 
+  it('refuses line breaks in the known parts of text assembled at run time', async () => {
+    await expect(planFromText(shippedRunbookText('renew-certificate'), { ...renewVars, backupDirectory: 'D:\\x\nStop-Computer' })).rejects.toThrow(
+      /step backup-old: field path got "D:\\\\x\\nStop-Computer\\\\\.pfx": must not contain control characters/,
+    );
+  });
+
   it('leaves an optional field out when its param is not set', async () => {
     const plan = await planFromText(shippedRunbookText('renew-certificate'), renewVars);
     expect(plan.steps.find((step) => step.id === 'import')?.script).not.toContain('-FriendlyName');

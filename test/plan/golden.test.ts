@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderScript } from '../../src/plan/render.js';
+import { checkScriptSyntax } from '../../src/powershell/syntax.js';
+import { parseWithPwsh, pwshPath } from '../helpers/pwsh.js';
 import { planFromText, repoRoot, shippedRunbookText } from '../helpers/plan.js';
 
 /**
@@ -19,6 +21,13 @@ const cases: Array<[string, () => string, Record<string, string>]> = [
 ];
 
 describe('golden dry-run scripts', () => {
+  it.skipIf(!pwshPath)('parse with the real PowerShell parser and use no PowerShell 7-only syntax', async () => {
+    const scripts = await Promise.all(cases.map(async ([, text, vars]) => renderScript(await planFromText(text(), vars))));
+    const parses = await parseWithPwsh(scripts);
+    parses.forEach((parse, index) => expect(parse.errors, cases[index]?.[0]).toEqual([]));
+    for (const script of scripts) expect((await checkScriptSyntax(script)).filter((problem) => problem.kind === 'powershell-7-only')).toEqual([]);
+  });
+
   it.each(cases)('%s', async (name, text, vars) => {
     const script = renderScript(await planFromText(text(), vars));
     await expect(script).toMatchFileSnapshot(golden(name));

@@ -15,6 +15,7 @@ export const powershell = defineAction({
   runsOn: 'script',
   changes: true,
   destructive: false,
+  verbatimBody: true,
   fields: {
     script: field.string('The PowerShell code. Templates are not expanded here: pass values with arguments.', { required: true, multiline: true, planTime: true }),
     arguments: field.map('Values for the script, available as $ExchCertArguments[NAME]; each a literal or a template.'),
@@ -47,7 +48,7 @@ export const powershell = defineAction({
   compile: (input) => {
     const argumentsExpression = input.has('arguments') ? input.expr('arguments') : '@{}';
     if (input.string('target') === 'host') {
-      return hostBlock(input.expr('server'), [['ExchCertArguments', argumentsExpression]], input.string('script'));
+      return hostBlock(input.expr('server'), [['ExchCertArguments', argumentsExpression]], input.string('script'), { verbatim: true });
     }
     return lines(`$ExchCertArguments = ${argumentsExpression}`, input.string('script'));
   },

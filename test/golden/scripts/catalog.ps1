@@ -390,20 +390,25 @@ Invoke-ExchCertStep -Id 'remove' -Body {
 # [14/15] script-here: Run a custom PowerShell script
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'script-here' -Body {
-    $ExchCertArguments = @{ 'count' = 3; 'names' = @('a','b'); 'flag' = $false; 'thumb' = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint') }
-    $length = @(Get-Queue -Server $ExchCertArguments['thumb']).Count
-    Set-ExchCertOutput -Name 'queueLength' -Value ([string]$length)
+$ExchCertArguments = @{ 'count' = 3; 'names' = @('a','b'); 'flag' = $false; 'thumb' = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint') }
+$length = @(Get-Queue -Server $ExchCertArguments['thumb']).Count
+$note = @'
+Queue length
+at the time of the renewal
+'@
+Write-Host ($note + ': ' + $length)
+Set-ExchCertOutput -Name 'queueLength' -Value ([string]$length)
 
 }
 
 # [15/15] script-on-host: Run a custom PowerShell script
 #   known at run time: steps.find-loopback.outputs.found
 Invoke-ExchCertStep -Id 'script-on-host' -When { Test-ExchCertOutput -Step 'find-loopback' -Name 'found' } -Body {
-    Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(,@{}) -ScriptBlock {
-        param($ExchCertArguments)
-        $ErrorActionPreference = 'Stop'
-        Get-Service -Name W3SVC
-    }
+Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(,@{}) -ScriptBlock {
+    param($ExchCertArguments)
+    $ErrorActionPreference = 'Stop'
+Get-Service -Name W3SVC
+}
 }
 }
 catch {
