@@ -37,10 +37,23 @@ export interface PwshParse {
   readonly variables: readonly string[];
 }
 
-/** `.tools/pwsh` of this repo, else `pwsh` on PATH, if it starts; undefined when there is no PowerShell. */
+/**
+ * `.tools/pwsh` of this repo, else `pwsh` on PATH, if it starts; undefined when
+ * there is no PowerShell, and then the tests that need it say they are
+ * skipped. With EXCH_CERT_REQUIRE_PWSH=1 (set by .ci/run wherever the .NET SDK
+ * can install PowerShell) a missing PowerShell fails the run instead.
+ */
 export const pwshPath: string | undefined = [join(repoRoot, '.tools', 'pwsh'), 'pwsh'].find(
   (candidate) => (candidate === 'pwsh' || existsSync(candidate)) && spawnSync(candidate, ['--version'], { stdio: 'ignore', timeout: 60_000 }).status === 0,
 );
+
+if (!pwshPath) {
+  if (process.env['EXCH_CERT_REQUIRE_PWSH'] === '1') {
+    throw new Error('EXCH_CERT_REQUIRE_PWSH=1 but PowerShell 7 does not start: install it with `dotnet tool install --tool-path .tools PowerShell --version 7.6.9`');
+  }
+  // eslint-disable-next-line no-console -- a skip must be visible in the test output
+  console.warn('SKIPPED: tests that need PowerShell 7 (no .tools/pwsh and no pwsh on PATH)');
+}
 
 /*
  * Scripts go in, and every string comes out, as base64 of their UTF-16 code

@@ -1,5 +1,4 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -7,23 +6,14 @@ import { renderEpilogue, renderPrologue } from '../../src/plan/prologue.js';
 import { createNodePowerShellFactory } from '../../src/powershell/node-powershell.js';
 import { psString } from '../../src/powershell/quote.js';
 import type { Envelope, InvokeOutcome, PowerShellSession } from '../../src/powershell/session.js';
+import { pwshPath } from '../helpers/pwsh.js';
 import { isRunning, numbersAfter } from './fake-shell.js';
 
 /**
- * The adapter against a real PowerShell 7: .tools/pwsh (see the bridge
- * reference §4.1; `.ci/run` installs it), else pwsh on PATH. These tests are
- * required wherever PowerShell can be installed; the guard only keeps a
- * machine without the .NET SDK from failing on them.
+ * The adapter against a real PowerShell 7 (see test/helpers/pwsh.ts: required
+ * in CI wherever PowerShell can be installed).
  */
-function findPwsh(): string | undefined {
-  const local = join(import.meta.dirname, '..', '..', '.tools', process.platform === 'win32' ? 'pwsh.exe' : 'pwsh');
-  if (existsSync(local)) return local;
-  return spawnSync('pwsh', ['-NoProfile', '-Command', 'exit 0']).status === 0 ? 'pwsh' : undefined;
-}
-
-const pwsh = findPwsh();
-// eslint-disable-next-line no-console -- a skip must be visible in the test output (bridge reference §4.1)
-if (!pwsh) console.warn('SKIPPED: no PowerShell found (.tools/pwsh or pwsh on PATH); install it with `dotnet tool install --tool-path .tools PowerShell --version 7.6.9`');
+const pwsh = pwshPath;
 
 function expectCompleted(outcome: InvokeOutcome): { envelope: Envelope; log: string } {
   expect(outcome.kind, JSON.stringify(outcome)).toBe('completed');

@@ -13,12 +13,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliBin } from '../helpers/cli.js';
+import { pwshPath } from '../helpers/pwsh.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const PWSH = join(REPO, '.tools', 'pwsh');
+const PWSH = pwshPath ?? join(REPO, '.tools', 'pwsh');
 const MODULE = join(REPO, 'src', 'simulator', 'ExchCertSimulator.psm1');
 const MANIFEST = join(REPO, 'src', 'simulator', 'ExchCertSimulator.psd1');
-const CLI = join(REPO, 'dist', 'bin.js');
+/** The CLI built for this test run by the global setup. */
+const CLI = cliBin;
 
 const PFX_PASSWORD = 'Correct-Horse-Battery-1';
 const BACKUP_PASSWORD = 'Backup-Staple-2';
@@ -261,7 +264,7 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-describe.concurrent('ExchCertSimulator', { timeout: 90_000 }, () => {
+describe.skipIf(!pwshPath).concurrent('ExchCertSimulator', { timeout: 90_000 }, () => {
   it('writes a default state that looks like the seed server', async () => {
     const dir = testDir();
     const state = readState(dir);
@@ -760,7 +763,7 @@ Out-Result @{
   });
 });
 
-describe.concurrent('ExchCertSimulator end to end', { timeout: 90_000 }, () => {
+describe.skipIf(!pwshPath).concurrent('ExchCertSimulator end to end', { timeout: 90_000 }, () => {
   /** Compiles the renewal runbook for the simulator with the real CLI and runs the script with pwsh -File. */
   async function renew(dir: string, pfx: string, extraArgs: string[] = []): Promise<{ run: Run; backupDirectory: string }> {
     const backupDirectory = join(dir, 'backup');
