@@ -1,6 +1,5 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
-import ora from 'ora';
 import { executePlan, type Clock } from '../engine/execute.js';
 import { Journal, newRunId, planFingerprint, readJournal, type ResumeState } from '../engine/journal.js';
 import { Masker } from '../engine/mask.js';
@@ -63,8 +62,9 @@ export async function runLive(plan: Plan, options: LiveOptions, io: CliIo, termi
 
   const runId = newRunId(new Date());
   const journal = Journal.create(journalDir, runId);
-  const spinners = terminal.interactive && !options.json;
-  const text = new TextReporter(io, terminal, spinners ? (label) => ora({ text: label, stream: io.stderr as NodeJS.WritableStream, discardStdin: false }) : undefined, options.verbose === true);
+  // ora is loaded only where spinners are shown (it costs start-up time for nothing in CI and pipes).
+  const ora = terminal.interactive && !options.json ? (await import('ora')).default : undefined;
+  const text = new TextReporter(io, terminal, ora ? (label) => ora({ text: label, stream: io.stderr as NodeJS.WritableStream, discardStdin: false }) : undefined, options.verbose === true);
   const sink = new FanOut(journal, options.json ? new JsonReporter(io, runId) : text);
   const ctrlC = new CtrlC(sink);
   ctrlC.install();

@@ -71,7 +71,7 @@ const RUN = [
   '$x = $null',
   // Nothing but $ErrorActionPreference and these three $nulls is visible to the block: the decoded text is never stored in a variable.
   'try { if ($null -ne $global:ExchCert) { $global:ExchCert.Current = $null }; ' +
-    "& ([scriptblock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('@B64@')))) | Out-Host; " +
+    '& ([scriptblock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($args[0])))) | Out-Host; ' +
     'if ($null -ne $global:ExchCert) { $c = $global:ExchCert.Current } } ' +
     'catch { $e = $_; $x = $_.Exception; if ($x.InnerException -is [Management.Automation.ParseException]) { $x = $x.InnerException; $e = $x.ErrorRecord } }',
 ].join('; ');
@@ -91,13 +91,18 @@ const REPORT = [
     'else { $r = @{ ok = $true; step = @{ Id = [string]$c.Id; Status = [string]$c.Status; Outputs = (& $n $c.Outputs 0) } } }; ' +
     '$j = ConvertTo-Json -InputObject $r -Depth 8 -Compress } ' +
     'catch { $j = \'{"ok":false,"error":{"message":\' + (ConvertTo-Json -InputObject (\'exch-cert: cannot report the result of the block: \' + $_.Exception.Message) -Compress) + \'}}\' }',
-  "[Console]::Out.WriteLine('<<@NONCE@ ' + [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($j)) + ' @NONCE@>>')",
+  "[Console]::Out.WriteLine('<<' + $args[1] + ' ' + [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($j)) + ' ' + $args[1] + '>>')",
   '[Console]::Out.Flush()',
 ].join('; ');
 
-// `& { }` keeps the wrapper's variables out of the global scope; the block itself
-// shares state with later blocks only through `$global:` and `function global:`.
-const WRAPPER = `& { ${RUN}; ${NORMALIZE}; ${REPORT} }`;
+/**
+ * The wrapper, defined once per shell by the handshake: each block is then one
+ * short call, so PowerShell does not parse and compile the wrapper again for
+ * every block. Its arguments are the Base64 payload and the nonce; its
+ * variables stay in its own scope, and the block shares state with later
+ * blocks only through `$global:` and `function global:`.
+ */
+const WRAPPER_FUNCTION = `function global:Invoke-ExchCertBlock { ${RUN}; ${NORMALIZE}; ${REPORT} }`;
 
 /**
  * One line of PowerShell that runs `script` (any text, any length, any Unicode)
@@ -109,7 +114,7 @@ const WRAPPER = `& { ${RUN}; ${NORMALIZE}; ${REPORT} }`;
 export function wrapBlock(script: string, nonce: string): string {
   assertNonce(nonce);
   const payload = Buffer.from(script, 'utf8').toString('base64');
-  return WRAPPER.replace('@B64@', payload).replaceAll('@NONCE@', nonce);
+  return `Invoke-ExchCertBlock '${payload}' '${nonce}'`;
 }
 
 /**
@@ -121,6 +126,7 @@ export function handshakeCommand(nonce: string): string {
   assertNonce(nonce);
   return [
     "$global:ProgressPreference = 'SilentlyContinue'",
+    WRAPPER_FUNCTION,
     // Without a BOM: [Text.Encoding]::UTF8 would let 5.1 start the next output with one. Redirected 5.1 hosts may refuse the setter.
     'try { [Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false } catch { }',
     `[Console]::Out.WriteLine('<<${nonce} ' + [string]$PSVersionTable.PSEdition + ' ' + [string]$PSVersionTable.PSVersion + ' ${nonce}>>')`,

@@ -1179,62 +1179,57 @@ function New-ExchangeCertificate {
     }
 }
 
+function Invoke-SimGetProtocolSettings {
+    # The body of Get-PopSettings and Get-ImapSettings.
+    param([System.Management.Automation.PSCmdlet]$Cmdlet, [string]$Server, [string]$Key)
+    try {
+        $sim = Enter-SimCommand -Cmdlet $Cmdlet
+        Assert-SimServer -State $sim.State -Server $Server
+        Exit-SimCommand -Context $sim -NoSave
+        Get-SimProtocolSettings -State $sim.State -Key $Key
+    } catch {
+        Write-SimError -Cmdlet $Cmdlet -ErrorRecord $_
+    }
+}
+
+function Invoke-SimSetProtocolSettings {
+    # The body of Set-PopSettings and Set-ImapSettings; $Label is how Exchange names the protocol (POP3, IMAP4).
+    param([System.Management.Automation.PSCmdlet]$Cmdlet, [string]$Server, [string]$Key, [string]$Label, [hashtable]$Bound, [string]$X509CertificateName)
+    try {
+        $sim = Enter-SimCommand -Cmdlet $Cmdlet
+        Assert-SimServer -State $sim.State -Server $Server
+        if ($Bound.ContainsKey('X509CertificateName') -and (Test-SimShouldProcess -Cmdlet $Cmdlet -Target ($Label + ' settings') -Action ('Set X509CertificateName to ' + $X509CertificateName))) {
+            Set-SimProtocolCertificateName -State $sim.State -Key $Key -Name $X509CertificateName
+            Write-Warning ('Changes to ' + $Label + ' settings will only take effect after all Microsoft Exchange ' + $Label + ' services are restarted on server ' + $sim.State.server.name + '.') -WarningAction $Cmdlet.SessionState.PSVariable.GetValue('WarningPreference')
+        }
+        Exit-SimCommand -Context $sim
+    } catch {
+        Write-SimError -Cmdlet $Cmdlet -ErrorRecord $_
+    }
+}
+
 function Get-PopSettings {
     [CmdletBinding()]
     param([string]$Server)
-    try {
-        $sim = Enter-SimCommand -Cmdlet $PSCmdlet
-        Assert-SimServer -State $sim.State -Server $Server
-        Exit-SimCommand -Context $sim -NoSave
-        Get-SimProtocolSettings -State $sim.State -Key 'pop'
-    } catch {
-        Write-SimError -Cmdlet $PSCmdlet -ErrorRecord $_
-    }
+    Invoke-SimGetProtocolSettings -Cmdlet $PSCmdlet -Server $Server -Key 'pop'
 }
 
 function Set-PopSettings {
     [CmdletBinding(SupportsShouldProcess = $true)]
     param([string]$Server, [string]$X509CertificateName)
-    try {
-        $sim = Enter-SimCommand -Cmdlet $PSCmdlet
-        Assert-SimServer -State $sim.State -Server $Server
-        if ($PSBoundParameters.ContainsKey('X509CertificateName') -and (Test-SimShouldProcess -Cmdlet $PSCmdlet -Target 'POP3 settings' -Action ('Set X509CertificateName to ' + $X509CertificateName))) {
-            Set-SimProtocolCertificateName -State $sim.State -Key 'pop' -Name $X509CertificateName
-            Write-Warning ('Changes to POP3 settings will only take effect after all Microsoft Exchange POP3 services are restarted on server ' + $sim.State.server.name + '.') -WarningAction $PSCmdlet.SessionState.PSVariable.GetValue('WarningPreference')
-        }
-        Exit-SimCommand -Context $sim
-    } catch {
-        Write-SimError -Cmdlet $PSCmdlet -ErrorRecord $_
-    }
+    Invoke-SimSetProtocolSettings -Cmdlet $PSCmdlet -Server $Server -Key 'pop' -Label 'POP3' -Bound $PSBoundParameters -X509CertificateName $X509CertificateName
 }
 
 function Get-ImapSettings {
     [CmdletBinding()]
     param([string]$Server)
-    try {
-        $sim = Enter-SimCommand -Cmdlet $PSCmdlet
-        Assert-SimServer -State $sim.State -Server $Server
-        Exit-SimCommand -Context $sim -NoSave
-        Get-SimProtocolSettings -State $sim.State -Key 'imap'
-    } catch {
-        Write-SimError -Cmdlet $PSCmdlet -ErrorRecord $_
-    }
+    Invoke-SimGetProtocolSettings -Cmdlet $PSCmdlet -Server $Server -Key 'imap'
 }
 
 function Set-ImapSettings {
     [CmdletBinding(SupportsShouldProcess = $true)]
     param([string]$Server, [string]$X509CertificateName)
-    try {
-        $sim = Enter-SimCommand -Cmdlet $PSCmdlet
-        Assert-SimServer -State $sim.State -Server $Server
-        if ($PSBoundParameters.ContainsKey('X509CertificateName') -and (Test-SimShouldProcess -Cmdlet $PSCmdlet -Target 'IMAP4 settings' -Action ('Set X509CertificateName to ' + $X509CertificateName))) {
-            Set-SimProtocolCertificateName -State $sim.State -Key 'imap' -Name $X509CertificateName
-            Write-Warning ('Changes to IMAP4 settings will only take effect after all Microsoft Exchange IMAP4 services are restarted on server ' + $sim.State.server.name + '.') -WarningAction $PSCmdlet.SessionState.PSVariable.GetValue('WarningPreference')
-        }
-        Exit-SimCommand -Context $sim
-    } catch {
-        Write-SimError -Cmdlet $PSCmdlet -ErrorRecord $_
-    }
+    Invoke-SimSetProtocolSettings -Cmdlet $PSCmdlet -Server $Server -Key 'imap' -Label 'IMAP4' -Bound $PSBoundParameters -X509CertificateName $X509CertificateName
 }
 
 function Test-ServiceHealth {

@@ -28,7 +28,7 @@ async function handshake(nonce) {
 
 /** @param {string} line @param {string} nonce */
 async function block(line, nonce) {
-  const script = Buffer.from(/FromBase64String\('([^']*)'\)/.exec(line)?.[1] ?? '', 'base64').toString('utf8');
+  const script = Buffer.from(/^Invoke-ExchCertBlock '([^']*)'/.exec(line)?.[1] ?? '', 'base64').toString('utf8');
   let result = { ok: true, step: null };
   for (const match of script.matchAll(/^#fake: (\S+) ?(.*)$/gm)) {
     const [, verb, arg] = match;
@@ -55,10 +55,11 @@ async function block(line, nonce) {
 const echo = /^\[Console\]::(Out|Error)\.WriteLine\("([^"]*)"\)$/;
 for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
   const delimiter = echo.exec(line);
-  const nonce = /'<<(\w+) '/.exec(line)?.[1];
+  const handshakeNonce = /'<<(\w+) '/.exec(line)?.[1];
+  const blockNonce = /^Invoke-ExchCertBlock '[^']*' '(\w+)'$/.exec(line)?.[1];
   if (delimiter) (delimiter[1] === 'Out' ? out : err)(delimiter[2]);
-  else if (line.includes('$PSVersionTable') && nonce) await handshake(nonce);
-  else if (line.includes('FromBase64String') && nonce) await block(line, nonce);
+  else if (line.includes('$PSVersionTable') && line.includes('function global:Invoke-ExchCertBlock') && handshakeNonce) await handshake(handshakeNonce);
+  else if (blockNonce) await block(line, blockNonce);
   // Anything else means the adapter sent something PowerShell would read differently.
   else err(`fake-pwsh: unexpected input: ${line}`);
 }

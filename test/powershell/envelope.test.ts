@@ -9,7 +9,7 @@ const marker = (json: unknown, nonce = NONCE): string => `<<${nonce} ${Buffer.fr
 const rawMarker = (payload: string, nonce = NONCE): string => `<<${nonce} ${payload} ${nonce}>>`;
 
 /** The Base64 payload inside a wrapped line. */
-const payloadOf = (line: string): string => /FromBase64String\('([^']*)'\)/.exec(line)?.[1] ?? '';
+const payloadOf = (line: string): string => /^Invoke-ExchCertBlock '([^']*)'/.exec(line)?.[1] ?? '';
 
 describe('newNonce', () => {
   it('is 32 random alphanumeric characters', () => {
@@ -47,19 +47,24 @@ describe('wrapBlock', () => {
     expect(Buffer.from(payloadOf(wrapBlock('a\ud800b', NONCE)), 'base64').toString('utf8')).toBe('a\ufffdb');
   });
 
-  it('puts the nonce into both markers and resets the step report before running the block', () => {
-    const line = wrapBlock('x', NONCE);
-    expect(line).toContain(`'<<${NONCE} '`);
-    expect(line).toContain(`' ${NONCE}>>'`);
-    expect(line.indexOf('$global:ExchCert.Current = $null')).toBeLessThan(line.indexOf('FromBase64String'));
-    expect(line).toContain("$ErrorActionPreference = 'Stop'");
-    expect(line).toContain('ConvertTo-Json -InputObject $r -Depth 8 -Compress');
+  it('is a short call of the wrapper the handshake defines, with the payload and the nonce as single-quoted strings', () => {
+    expect(wrapBlock('x', NONCE)).toBe(`Invoke-ExchCertBlock '${Buffer.from('x').toString('base64')}' '${NONCE}'`);
+  });
+
+  it('defines a wrapper that resets the step report before running the block and reports with the nonce it is given', () => {
+    const handshake = handshakeCommand(NONCE);
+    expect(handshake).toContain('function global:Invoke-ExchCertBlock {');
+    expect(handshake.indexOf('$global:ExchCert.Current = $null')).toBeLessThan(handshake.indexOf('FromBase64String($args[0])'));
+    expect(handshake).toContain("$ErrorActionPreference = 'Stop'");
+    expect(handshake).toContain('ConvertTo-Json -InputObject $r -Depth 8 -Compress');
+    expect(handshake).toContain("[Console]::Out.WriteLine('<<' + $args[1] + ' '");
   });
 
   it('uses nothing Windows PowerShell 5.1 cannot parse', () => {
-    const line = wrapBlock('x', NONCE);
-    for (const sevenOnly of ['&&', '||', '??', '?.', '-AsHashtable', '-AsArray', '::new(']) expect(line).not.toContain(sevenOnly);
-    expect(line).not.toMatch(/\s\?\s/);
+    for (const line of [wrapBlock('x', NONCE), handshakeCommand(NONCE)]) {
+      for (const sevenOnly of ['&&', '||', '??', '?.', '-AsHashtable', '-AsArray', '::new(']) expect(line).not.toContain(sevenOnly);
+      expect(line).not.toMatch(/\s\?\s/);
+    }
   });
 
   it('refuses a nonce that is not alphanumeric', () => {
