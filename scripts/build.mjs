@@ -11,7 +11,7 @@ const outdir = outIndex === -1 ? 'dist' : process.argv[outIndex + 1];
 
 rmSync(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: { bin: 'src/bin.ts', 'lint-worker': 'src/lint/worker.ts' },
+  entryPoints: { bin: 'src/bin.ts' },
   outdir,
   bundle: true,
   splitting: true,

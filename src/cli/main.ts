@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, RunbookError, UserError } from '../errors.js';
+import { LINT_FORMATS } from '../lint/format.js';
 import { VERSION } from '../version.js';
 import { detectTerminal, type CliIo } from './terminal.js';
 
@@ -93,7 +94,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .command('lint')
     .description('Check runbook files: YAML, schema, references and safety rules. For CI.')
     .argument('[PATHS...]', 'files, folders or globs (default: runbooks/)')
-    .addOption(new Option('--format <FORMAT>', 'text, json or github (default: github when GITHUB_ACTIONS=true, else text)').choices(['text', 'json', 'github']))
+    .addOption(new Option('--format <FORMAT>', 'text, json or github (default: github when GITHUB_ACTIONS=true, else text)').choices(LINT_FORMATS))
     .option('--strict', 'fail on warnings too')
     .action(async (paths: string[], options: Record<string, unknown>) => {
       const { lintCommand } = await import('./commands/lint.js');

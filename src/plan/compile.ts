@@ -75,11 +75,7 @@ export function compilePlan(runbook: Runbook, params: ReadonlyMap<string, ParamV
   const problems: string[] = [];
   const secrets = new Map<string, SecretSource>();
   const runtime = new Map<string, OutputReference>();
-  const compileAll = (steps: readonly Step[]): PlannedStep[] =>
-    steps.map((step) => {
-      const planned = compileStep(step, steps.length, params, { problems, secrets, runtime });
-      return planned;
-    });
+  const compileAll = (steps: readonly Step[]): PlannedStep[] => steps.map((step) => compileStep(step, steps.length, params, { problems, secrets, runtime }));
   const steps = compileAll(runbook.steps);
   const onFailure = compileAll(runbook.onFailure);
   if (problems.length > 0) throw new InputError(problems.join('\n'));

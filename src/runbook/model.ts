@@ -50,7 +50,3 @@ export interface Runbook {
   readonly text: string;
 }
 
-/** Every step, main steps first, then the onFailure steps. */
-export function allSteps(runbook: Runbook): readonly Step[] {
-  return [...runbook.steps, ...runbook.onFailure];
-}

@@ -91,7 +91,6 @@ const SecretParamSchema = z.strictObject({
 export const ParamSchema = z.discriminatedUnion('type', [StringParamSchema, NumberParamSchema, BooleanParamSchema, ListParamSchema, SecretParamSchema]);
 
 export type ParamDefinition = z.infer<typeof ParamSchema>;
-export type ParamType = ParamDefinition['type'];
 
 /** Fields every step has, whatever its action. `with` is validated per action. */
 export const stepCommonShape = {
@@ -137,15 +136,3 @@ export const runbookHeaderShape = {
     .optional()
     .meta({ description: 'Inputs of the runbook, set with --var NAME=VALUE (secrets come from the environment).' }),
 };
-
-/** The whole runbook before per-action validation of `with`. */
-export const RunbookBaseSchema = z.strictObject({
-  ...runbookHeaderShape,
-  steps: z.array(StepBaseSchema).min(1, { message: 'a runbook needs at least one step' }),
-  onFailure: z
-    .array(StepBaseSchema)
-    .optional()
-    .meta({ description: 'Steps run, in order, when a step fails (rollback). Their results are reported too.' }),
-});
-
-export type RunbookBase = z.infer<typeof RunbookBaseSchema>;

@@ -1,10 +1,9 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { glob, isDynamicPattern } from 'tinyglobby';
 import { ExitCode, InputError } from '../../errors.js';
 import { formatGithub, formatJson, formatText, summarize, type LintFormat } from '../../lint/format.js';
-import { lintFilesInParallel } from '../../lint/parallel.js';
+import { lintFiles } from '../../lint/lint-files.js';
 import { displayPath } from '../load-plan.js';
 import type { CliIo, Terminal } from '../terminal.js';
 
@@ -21,8 +20,7 @@ export async function lintCommand(paths: readonly string[], options: LintOptions
   const format: LintFormat = options.format ?? (io.env['GITHUB_ACTIONS'] === 'true' ? 'github' : 'text');
   const files = await expandPaths(paths.length > 0 ? paths : ['runbooks'], io.cwd);
   const targets = files.map((path) => ({ path, display: displayPath(path, io.cwd) }));
-  // The worker is built next to bin.js; this module runs from the chunks/ folder beside it.
-  const { diagnostics, sources } = await lintFilesInParallel(targets, fileURLToPath(new URL('../lint-worker.js', import.meta.url)));
+  const { diagnostics, sources } = await lintFiles(targets);
   if (format === 'json') io.stdout.write(formatJson(diagnostics) + '\n');
   else if (diagnostics.length > 0) io.stdout.write((format === 'github' ? formatGithub(diagnostics) : formatText(diagnostics, new Map(sources), terminal.color)) + '\n');
   io.stderr.write(`exch-cert lint: ${summarize(diagnostics, files.length)}\n`);
