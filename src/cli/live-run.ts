@@ -1,5 +1,4 @@
-import { accessSync, constants, existsSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { executePlan, type Clock } from '../engine/execute.js';
 import { Journal, newRunId, planFingerprint, readJournal, type ResumeState } from '../engine/journal.js';
 import { Masker } from '../engine/mask.js';
@@ -10,8 +9,8 @@ import type { RunOptions } from './commands/run.js';
 import { canPrompt, promptForStep } from './confirm.js';
 import { CtrlC } from './interrupt.js';
 import { displayPath } from './load-plan.js';
-import { packageRoot } from './package-root.js';
 import { FanOut, JsonReporter } from './reporters/json.js';
+import { resolveShell } from './shell.js';
 import { TextReporter } from './reporters/text.js';
 import { ensureSimulatorState } from './simulator-state.js';
 import type { CliIo, Terminal } from './terminal.js';
@@ -140,28 +139,4 @@ function captureCtrlC(io: CliIo, ctrlC: CtrlC): { pause(): void; resume(): void;
   };
   start();
   return { pause, resume: start, stop: pause };
-}
-
-/**
- * The shell to run: --shell, else Windows PowerShell 5.1 on Windows (Exchange
- * needs it) and pwsh elsewhere; off Windows, a pwsh installed as a .NET tool in
- * exch-cert's own .tools/ folder is used when none is on PATH.
- */
-export function resolveShell(shell: string | undefined, env: Readonly<Record<string, string | undefined>>): string {
-  if (shell !== undefined) return shell;
-  if (process.platform === 'win32') return 'powershell';
-  if (findOnPath('pwsh', env['PATH'] ?? '')) return 'pwsh';
-  const local = join(packageRoot(), '.tools', 'pwsh');
-  return existsSync(local) ? local : 'pwsh';
-}
-
-function findOnPath(name: string, path: string): boolean {
-  return path.split(delimiter).some((dir) => {
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
 }

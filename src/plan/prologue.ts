@@ -150,27 +150,34 @@ function renderConnect(connection: Connection): string {
             `if ([string]::IsNullOrEmpty($exchCertUser)) { throw ${psString(`exch-cert: the environment variable ${connection.credentialEnv.user} (user name) is not set`)} }`,
             `$global:ExchCert.Credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList @($exchCertUser, (Read-ExchCertSecret -Name 'credential' -Variable ${psString(connection.credentialEnv.password)}))`,
           ),
-        "if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) {",
-        `    $session = @{ ConfigurationName = 'Microsoft.Exchange'; ConnectionUri = ${psString(`http://${connection.server}/PowerShell/`)}; Authentication = 'Kerberos' }`,
-        '    if ($global:ExchCert.Credential) { $session.Credential = $global:ExchCert.Credential }',
-        '    $global:ExchCert.Session = New-PSSession @session',
-        '    $null = Import-Module (Import-PSSession -Session $global:ExchCert.Session -DisableNameChecking -AllowClobber) -Global -DisableNameChecking',
-        '}',
+        openExchangeSession(psString(`http://${connection.server}/PowerShell/`)),
       );
     case 'local':
       // What the Exchange Management Shell does, without dot-sourcing RemoteExchange.ps1 (whose
       // functions would vanish with the block's scope): a remote session to this server's own FQDN.
       return lines(
         '# Connection: Exchange PowerShell on this server (as the Exchange Management Shell connects)',
-        "if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) {",
-        '    $localFqdn = [System.Net.Dns]::GetHostEntry($env:COMPUTERNAME).HostName',
-        "    $global:ExchCert.Session = New-PSSession -ConfigurationName 'Microsoft.Exchange' -ConnectionUri ('http://' + $localFqdn + '/PowerShell/') -Authentication Kerberos",
-        '    $null = Import-Module (Import-PSSession -Session $global:ExchCert.Session -DisableNameChecking -AllowClobber) -Global -DisableNameChecking',
-        '}',
+        openExchangeSession("('http://' + [System.Net.Dns]::GetHostEntry($env:COMPUTERNAME).HostName + '/PowerShell/')"),
       );
     case 'module':
       return lines('# Connection: a module that provides the Exchange cmdlets', `Import-Module -Name ${psString(connection.modulePath)} -Global -Force -DisableNameChecking`);
   }
+}
+
+/**
+ * Opens the Exchange PowerShell session at `uriExpression` (Kerberos, or the
+ * --credential-env account) and imports its cmdlets globally, unless Exchange
+ * cmdlets are already loaded (as in the Exchange Management Shell).
+ */
+function openExchangeSession(uriExpression: string): string {
+  return lines(
+    "if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) {",
+    `    $session = @{ ConfigurationName = 'Microsoft.Exchange'; ConnectionUri = ${uriExpression}; Authentication = 'Kerberos' }`,
+    '    if ($global:ExchCert.Credential) { $session.Credential = $global:ExchCert.Credential }',
+    '    $global:ExchCert.Session = New-PSSession @session',
+    '    $null = Import-Module (Import-PSSession -Session $global:ExchCert.Session -DisableNameChecking -AllowClobber) -Global -DisableNameChecking',
+    '}',
+  );
 }
 
 /** The epilogue: closes the remote session. Sent once, after the last step (also after a failure). */

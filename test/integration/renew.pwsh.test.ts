@@ -194,6 +194,36 @@ describe.skipIf(!pwshPath)('exch-cert against the simulated Exchange server (rea
     expect(statuses(journalOf(ws.dir))).toEqual(['front-end:ok', 'back-end:ok', 'health:timed_out']);
   });
 
+  it('finds nothing without failing when allowMissing is set, and skips the steps that depend on it', () => {
+    const ws = workspace();
+    const runbook = join(ws.dir, 'missing.yaml');
+    writeFileSync(
+      runbook,
+      [
+        'version: 1',
+        'name: missing',
+        'params:',
+        '  server: { type: string, required: true }',
+        'steps:',
+        '  - id: find',
+        '    action: find-certificate',
+        "    with: { server: '${{ params.server }}', site: Exchange Back End, port: 444, ip: 127.0.0.1, allowMissing: true }",
+        '  - id: health',
+        '    action: test-service-health',
+        "    when: ${{ steps.find.outputs.found }}",
+        "    with: { server: '${{ params.server }}' }",
+        '',
+      ].join('\n'),
+    );
+    const result = runCli(['run', runbook, '--server', 'EXCH01', '--simulate', ws.state, '--json', ...shell()], { env: env(), cwd: ws.dir });
+    expect(result.status, result.stderr).toBe(0);
+    const journal = journalOf(ws.dir);
+    expect(statuses(journal)).toEqual(['find:ok', 'health:skipped']);
+    expect(journal.find((event) => event['stepId'] === 'find' && event['type'] === 'step-finished')).toMatchObject({
+      outputs: { found: false, thumbprint: '', subject: '', notAfter: '', services: '' },
+    });
+  });
+
   it('stops after the running step on Ctrl-C (130), and --resume finishes the run', async () => {
     const ws = workspace([{ command: 'Test-ServiceHealth', action: 'hang', seconds: 4, times: 1 }]);
     const runbook = join(ws.dir, 'check.yaml');

@@ -41,7 +41,7 @@ describe('golden dry-run scripts', () => {
 
   it('renders the local Exchange Management Shell connection', async () => {
     const plan = await planFromText(shippedRunbookText('validate-exchange'), { server: 'EXCH01' }, { kind: 'local', server: 'EXCH01' });
-    expect(plan.prologue).toContain("-ConnectionUri ('http://' + $localFqdn + '/PowerShell/')");
+    expect(plan.prologue).toContain("ConnectionUri = ('http://' + [System.Net.Dns]::GetHostEntry($env:COMPUTERNAME).HostName + '/PowerShell/')");
     expect(plan.prologue).toContain("HostMode = 'local'");
   });
 

@@ -1,7 +1,15 @@
-import { psBoolean } from '../../powershell/quote.js';
+import { psBoolean, psStringArray } from '../../powershell/quote.js';
 import { hostBlock, IMPORT_WEB_ADMINISTRATION, lines, psCommand } from '../../powershell/script.js';
 import { defineAction } from '../action.js';
 import { field } from '../fields.js';
+
+/** What is known of the certificate found; all empty when allowMissing found none. */
+const CERTIFICATE_OUTPUTS = {
+  thumbprint: { type: 'string', description: 'Thumbprint of the certificate found.' },
+  subject: { type: 'string', description: 'Its subject.' },
+  notAfter: { type: 'string', description: 'Its expiry, ISO 8601 UTC.' },
+  services: { type: 'string', description: 'The Exchange services it is enabled for.' },
+} as const;
 
 /**
  * Finds one certificate exactly: by thumbprint, or as the one bound to an IIS
@@ -25,10 +33,7 @@ export const findCertificate = defineAction({
   },
   outputs: {
     found: { type: 'boolean', description: 'Whether the certificate was found (always true unless allowMissing).' },
-    thumbprint: { type: 'string', description: 'Thumbprint of the certificate found.' },
-    subject: { type: 'string', description: 'Its subject.' },
-    notAfter: { type: 'string', description: 'Its expiry, ISO 8601 UTC.' },
-    services: { type: 'string', description: 'The Exchange services it is enabled for.' },
+    ...CERTIFICATE_OUTPUTS,
   },
   checkFields: (rawWith) => {
     const byThumbprint = 'thumbprint' in rawWith;
@@ -77,7 +82,7 @@ export const findCertificate = defineAction({
           'if (-not $certificate) {',
           "    Write-Host 'exch-cert: no such certificate'",
           "    Set-ExchCertOutput -Name 'found' -Value $false",
-          "    foreach ($name in @('thumbprint', 'subject', 'notAfter', 'services')) { Set-ExchCertOutput -Name $name -Value '' }",
+          `    foreach ($name in ${psStringArray(Object.keys(CERTIFICATE_OUTPUTS))}) { Set-ExchCertOutput -Name $name -Value '' }`,
           '    return',
           '}',
         ),

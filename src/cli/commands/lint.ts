@@ -14,7 +14,6 @@ interface LintOptions {
 
 const RUNBOOK_GLOB = '**/*.{yaml,yml}';
 
-
 /** `exch-cert lint`: every problem in every file; exit 1 on errors (or warnings with --strict). */
 export async function lintCommand(paths: readonly string[], options: LintOptions, io: CliIo, terminal: Terminal): Promise<number> {
   const format: LintFormat = options.format ?? (io.env['GITHUB_ACTIONS'] === 'true' ? 'github' : 'text');

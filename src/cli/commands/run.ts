@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { InputError, ExitCode } from '../../errors.js';
 import type { Plan } from '../../plan/compile.js';
 import { encodePs1File, renderScript } from '../../plan/render.js';
@@ -41,8 +41,9 @@ export async function renewCommand(options: RenewOptions, io: CliIo, terminal: T
   if (options.friendlyName !== undefined) named.set('friendlyName', options.friendlyName);
   if (options.services !== undefined) named.set('services', options.services);
   // A rehearsal must not write into C:\ on a Linux box: keep the backup next to the simulator's state.
-  if (options.simulate !== undefined && options.simulate !== false && !(options.var ?? []).some((flag) => flag.startsWith('backupDirectory='))) {
-    named.set('backupDirectory', join(simulatorDir(options.simulate, io.cwd), 'backup'));
+  const simulation = simulationOf(options, io.cwd);
+  if (simulation && !(options.var ?? []).some((flag) => flag.startsWith('backupDirectory='))) {
+    named.set('backupDirectory', join(simulation.dir, 'backup'));
   }
   const runbookFile = options.runbook !== undefined ? resolve(io.cwd, options.runbook) : shippedRunbook('renew-certificate');
   return execute(runbookFile, options, named, io, terminal);
@@ -57,15 +58,15 @@ async function execute(runbookFile: string, options: RunOptions, named: Readonly
   if (options.output !== undefined && !options.dryRun) throw new InputError('--output writes the dry-run script; add --dry-run');
   if (options.output !== undefined && options.json) throw new InputError('--output and --json do not go together', 'use one of them');
   if (options.resume !== undefined && options.dryRun) throw new InputError('--resume continues a run; it does not go with --dry-run');
-  const simulate = options.simulate !== undefined && options.simulate !== false;
-  if (simulate && options.connect !== undefined && options.connect !== 'remote') throw new InputError('--simulate sets the connection itself; leave out --connect');
+  const simulation = simulationOf(options, io.cwd);
+  if (simulation && options.connect !== undefined && options.connect !== 'remote') throw new InputError('--simulate sets the connection itself; leave out --connect');
   const { plan } = await loadPlan(
     {
       runbookFile,
       varFlags: options.var ?? [],
       namedVars: named,
       server: options.server,
-      connect: simulate ? `module:${simulatorModulePath()}` : (options.connect ?? 'remote'),
+      connect: simulation ? `module:${simulatorModulePath()}` : (options.connect ?? 'remote'),
       credentialEnv: options.credentialEnv,
     },
     io,
@@ -73,7 +74,7 @@ async function execute(runbookFile: string, options: RunOptions, named: Readonly
   );
   if (options.dryRun) return printPlan(plan, options, io, terminal);
   const { runLive } = await import('../live-run.js');
-  return runLive(plan, { ...options, simulateState: simulate ? simulatorStatePath(options.simulate, io.cwd) : undefined }, io, terminal);
+  return runLive(plan, { ...options, simulateState: simulation?.state }, io, terminal);
 }
 
 async function printPlan(plan: Plan, options: RunOptions, io: CliIo, terminal: Terminal): Promise<number> {
@@ -97,11 +98,9 @@ async function printPlan(plan: Plan, options: RunOptions, io: CliIo, terminal: T
   return ExitCode.ok;
 }
 
-/** The simulator's state file: the one named by --simulate, or the default one. */
-function simulatorStatePath(simulate: string | boolean | undefined, cwd: string): string {
-  return typeof simulate === 'string' ? resolve(cwd, simulate) : join(defaultSimulatorDir(cwd), 'state.json');
-}
-
-function simulatorDir(simulate: string | boolean | undefined, cwd: string): string {
-  return typeof simulate === 'string' ? resolve(cwd, simulate, '..') : defaultSimulatorDir(cwd);
+/** With --simulate: the simulator's state file (the one named, or the default one) and its folder. */
+function simulationOf(options: RunOptions, cwd: string): { state: string; dir: string } | undefined {
+  if (options.simulate === undefined || options.simulate === false) return undefined;
+  const state = typeof options.simulate === 'string' ? resolve(cwd, options.simulate) : join(defaultSimulatorDir(cwd), 'state.json');
+  return { state, dir: dirname(state) };
 }

@@ -2,10 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ExitCode, InputError } from '../../errors.js';
 import { psString } from '../../powershell/quote.js';
-import { resolveShell } from '../live-run.js';
+import { Masker } from '../../engine/mask.js';
 import { displayPath } from '../load-plan.js';
 import { defaultSimulatorDir } from '../simulator.js';
 import { runSimulatorSetup } from '../simulator-state.js';
+import { resolveShell } from '../shell.js';
 import type { CliIo, Terminal } from '../terminal.js';
 
 interface InitOptions {
@@ -29,7 +30,8 @@ export async function simulatorInitCommand(options: InitOptions, io: CliIo, term
   const state = join(dir, 'state.json');
   const pfx = join(dir, `renewed-${options.fqdn.replace(/^\*\./, 'wildcard.')}.pfx`);
   const { createNodePowerShellFactory } = await import('../../powershell/node-powershell.js');
-  const sessions = createNodePowerShellFactory({ shell: resolveShell(options.shell, io.env), mask: (text) => text.split(password).join('***') });
+  const masker = new Masker([password]);
+  const sessions = createNodePowerShellFactory({ shell: resolveShell(options.shell, io.env), mask: (text) => masker.mask(text) });
   await runSimulatorSetup(
     sessions,
     [

@@ -178,7 +178,7 @@ Invoke-ExchCertStep -Id 'find-loopback' -ReadOnly -Body {
     if (-not $certificate) {
         Write-Host 'exch-cert: no such certificate'
         Set-ExchCertOutput -Name 'found' -Value $false
-        foreach ($name in @('thumbprint', 'subject', 'notAfter', 'services')) { Set-ExchCertOutput -Name $name -Value '' }
+        foreach ($name in @('thumbprint','subject','notAfter','services')) { Set-ExchCertOutput -Name $name -Value '' }
         return
     }
     Write-Host ('exch-cert: found ' + $certificate.Thumbprint + ' ' + $certificate.Subject + ', services ' + [string]$certificate.Services + ', valid until ' + ([datetime]$certificate.NotAfter).ToUniversalTime().ToString('u'))
