@@ -20,6 +20,11 @@ export interface ActionDefinition<F extends Fields = Fields> {
   readonly summary: string;
   /** Where the code acts: Exchange cmdlets, the server's operating system (services, IIS), or a raw script. */
   readonly runsOn: 'exchange' | 'host' | 'script';
+  /**
+   * The Exchange cmdlets the compiled body calls: exactly these are imported from the Exchange
+   * session, and they are checked against Microsoft's cmdlet reference.
+   */
+  readonly exchangeCmdlets: readonly string[] | ((input: ActionInput<Extract<keyof F, string>>) => readonly string[]);
   /** Changes the server (false: read-only, reports `ok`). */
   readonly changes: boolean;
   /** Cannot be undone; asks for confirmation before running. */
@@ -44,6 +49,11 @@ export interface ActionDefinition<F extends Fields = Fields> {
 /** Declares an action with its field names checked by the compiler. */
 export function defineAction<const F extends Fields>(definition: ActionDefinition<F>): ActionDefinition<F> {
   return definition;
+}
+
+/** The Exchange cmdlets a step of this action calls. */
+export function exchangeCmdletsOf(action: ActionDefinition, input: ActionInput): readonly string[] {
+  return typeof action.exchangeCmdlets === 'function' ? action.exchangeCmdlets(input) : action.exchangeCmdlets;
 }
 
 /** The outputs a step of this action sets, given its raw `with`. */

@@ -42,6 +42,9 @@ function spec<T extends LiteralValue>(type: ValueType, schema: z.ZodType, descri
   };
 }
 
+/** A server's NetBIOS name or FQDN: letters, digits and hyphens in dot-separated labels, nothing else. */
+export const SERVER_NAME_PATTERN = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*$/;
+
 /** Control characters never belong in names, paths or FQDNs; newlines would only hide mischief. */
 export const NO_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/u;
 
@@ -108,7 +111,7 @@ export const field = {
     return field.string('Exchange server to act on (NetBIOS name or FQDN).', {
       required: true,
       maxLength: 253,
-      pattern: /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*$/,
+      pattern: SERVER_NAME_PATTERN,
       patternMessage: 'expected a server name such as EXCH01 or exch01.contoso.com',
     });
   },

@@ -70,6 +70,16 @@ export class ActionInput<K extends string = string> {
     return expressionOf(this.get(name));
   }
 
+  /**
+   * The expression for a server's NetBIOS name (its first label): Get-TransportService -Identity
+   * takes that, and finds nothing for an FQDN.
+   */
+  serverName(name: K): string {
+    const value = this.get(name);
+    if (value.kind === 'literal' && typeof value.value === 'string') return psString(value.value.split('.')[0] ?? value.value);
+    return `([string]${expressionOf(value)}).Split('.')[0]`;
+  }
+
   describe(name: K): string {
     return this.values.has(name) ? describeValue(this.get(name)) : '';
   }

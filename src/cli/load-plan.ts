@@ -1,10 +1,11 @@
 import { relative } from 'node:path';
 import { hasErrors } from '../diagnostics.js';
+import { SERVER_NAME_PATTERN } from '../actions/fields.js';
 import { InputError, RunbookError } from '../errors.js';
 import { analyzeRunbook } from '../lint/index.js';
 import { compilePlan, type Plan } from '../plan/compile.js';
 import { bindParams, parseVarFlags } from '../plan/params.js';
-import type { Connection } from '../plan/prologue.js';
+import type { Connection } from '../plan/connection.js';
 import type { Runbook } from '../runbook/model.js';
 import { readRunbookSource } from '../runbook/source.js';
 import { VERSION } from '../version.js';
@@ -19,6 +20,8 @@ export interface PlanRequest {
   readonly server: string | undefined;
   readonly connect: string;
   readonly credentialEnv: string | undefined;
+  /** Test-only: a module that opens the remote sessions (see Connection). */
+  readonly sessionModule?: string | undefined;
 }
 
 export interface LoadedPlan {
@@ -43,26 +46,38 @@ export async function loadPlan(request: PlanRequest, io: CliIo, terminal: Termin
   const runbook = analysis.runbook;
   const vars = parseVarFlags(request.varFlags);
   for (const [name, value] of request.namedVars) vars.set(name, value);
-  if (request.server !== undefined && runbook.params.has('server') && !vars.has('server')) vars.set('server', request.server);
+  if (request.server !== undefined && runbook.params.has('server')) {
+    const given = vars.get('server');
+    if (given !== undefined && given !== request.server) {
+      throw new InputError(`--server ${request.server} and --var server=${given} name different servers`, 'give the server once, with --server');
+    }
+    vars.set('server', request.server);
+  }
   const params = bindParams(runbook, vars);
   const serverParam = params.get('server');
   const server = request.server ?? (serverParam?.kind === 'value' && typeof serverParam.value === 'string' ? serverParam.value : undefined);
   if (server === undefined) throw new InputError('no Exchange server given', 'pass --server NAME');
-  const plan = compilePlan(runbook, params, { connection: parseConnection(request.connect, request.credentialEnv, server), toolVersion: VERSION });
+  const connection = parseConnection(request.connect, request.credentialEnv, server, request.sessionModule);
+  const plan = compilePlan(runbook, params, { connection, toolVersion: VERSION });
   return { plan, runbook };
 }
 
-/** Parses --connect and --credential-env. */
-export function parseConnection(connect: string, credentialEnv: string | undefined, server: string): Connection {
+/** Parses --connect and --credential-env, and checks the server name that builds the connection. */
+export function parseConnection(connect: string, credentialEnv: string | undefined, server: string, sessionModule?: string): Connection {
+  if (!SERVER_NAME_PATTERN.test(server)) {
+    throw new InputError(`--server ${JSON.stringify(server)} is not a server name`, 'give the NetBIOS name or FQDN of one Exchange server, such as EXCH01 or exch01.contoso.com');
+  }
   if (credentialEnv !== undefined && connect !== 'remote') throw new InputError('--credential-env works only with --connect remote');
+  if (sessionModule !== undefined && connect !== 'remote') throw new InputError('--remote-session-module works only with --connect remote');
   if (connect === 'remote') {
-    if (credentialEnv === undefined) return { kind: 'remote', server };
+    const opener = sessionModule !== undefined ? { sessionModule } : {};
+    if (credentialEnv === undefined) return { kind: 'remote', server, ...opener };
     const [user, password, ...rest] = credentialEnv.split(',').map((name) => name.trim());
     const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
     if (!user || !password || rest.length > 0 || !envName.test(user) || !envName.test(password)) {
       throw new InputError(`--credential-env ${JSON.stringify(credentialEnv)} is not USER_VAR,PASS_VAR`, 'name two environment variables, e.g. --credential-env EXCH_USER,EXCH_PASS');
     }
-    return { kind: 'remote', server, credentialEnv: { user, password } };
+    return { kind: 'remote', server, credentialEnv: { user, password }, ...opener };
   }
   if (connect === 'local') return { kind: 'local', server };
   if (connect.startsWith('module:') && connect.length > 'module:'.length) return { kind: 'module', server, modulePath: connect.slice('module:'.length) };

@@ -45,6 +45,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       .option('--json', 'print the plan (or, when running, events) as JSON on stdout')
       .option('--connect <MODE>', 'how to reach Exchange: remote (default; http://SERVER/PowerShell/), local (Exchange Management Shell on this server), or module:PATH')
       .option('--credential-env <USER_VAR,PASS_VAR>', 'with --connect remote: read an explicit account from these environment variables')
+      // Test-only: how the test suite reaches the simulator over real PowerShell remoting (README, Development).
+      .addOption(new Option('--remote-session-module <PATH>', 'with --connect remote: a module whose New-ExchCertExchangeSession/New-ExchCertHostSession open the sessions').hideHelp())
       .option('--shell <SHELL>', 'powershell (Windows PowerShell 5.1, the default on Windows), pwsh, or a path')
       .option('--simulate [STATE.json]', 'run against the simulated Exchange server (a default one is created when STATE is not given)')
       .option('-y, --yes', 'answer yes to confirmations (needed without a terminal)')

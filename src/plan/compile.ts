@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { exchangeCmdletsOf } from '../actions/action.js';
 import { NO_CONTROL_CHARACTERS, type FieldSpec, type LiteralValue } from '../actions/fields.js';
 import { ActionInput, outputExpression, type BoundValue } from '../actions/input.js';
 import { InputError } from '../errors.js';
@@ -7,7 +8,8 @@ import { commentText, indent, lines } from '../powershell/script.js';
 import type { FieldValue, Runbook, Step } from '../runbook/model.js';
 import { formatReference, type OutputReference, type Reference, type TemplatePart } from '../runbook/template.js';
 import type { ParamValue } from './params.js';
-import { renderEpilogue, renderPrologue, type Connection, type SecretSource } from './prologue.js';
+import type { Connection } from './connection.js';
+import { renderEpilogue, renderPrologue, type SecretSource } from './prologue.js';
 
 /** Bumped when the shape of a Plan changes (it is printed by `--json` and kept in journals). */
 export const PLAN_FORMAT_VERSION = 1;
@@ -32,6 +34,8 @@ export interface PlannedStep {
   /** Earlier outputs this step reads at run time. */
   readonly reads: readonly string[];
   readonly outputs: readonly string[];
+  /** The Exchange cmdlets its block calls (imported from the Exchange session). */
+  readonly exchangeCmdlets: readonly string[];
   readonly timeoutMs?: number;
   readonly retries: number;
   readonly retryDelayMs: number;
@@ -57,6 +61,8 @@ export interface Plan {
   readonly params: readonly PlannedParam[];
   /** Secrets the prologue reads from the environment (names only). */
   readonly secrets: readonly SecretSource[];
+  /** Every Exchange cmdlet the steps call: exactly these are imported from the Exchange session. */
+  readonly exchangeCmdlets: readonly string[];
   readonly prologue: string;
   readonly steps: readonly PlannedStep[];
   readonly onFailure: readonly PlannedStep[];
@@ -80,6 +86,7 @@ export function compilePlan(runbook: Runbook, params: ReadonlyMap<string, ParamV
   const onFailure = compileAll(runbook.onFailure);
   if (problems.length > 0) throw new InputError(problems.join('\n'));
   const secretList = [...secrets.values()];
+  const exchangeCmdlets = [...new Set([...steps, ...onFailure].flatMap((step) => step.exchangeCmdlets))].sort();
   return {
     formatVersion: PLAN_FORMAT_VERSION,
     tool: { name: 'exch-cert', version: options.toolVersion },
@@ -92,7 +99,8 @@ export function compilePlan(runbook: Runbook, params: ReadonlyMap<string, ParamV
     connection: options.connection,
     params: [...runbook.params].map(([name, definition]) => plannedParam(name, definition.type, params.get(name))),
     secrets: secretList,
-    prologue: renderPrologue(options.connection, secretList),
+    exchangeCmdlets,
+    prologue: renderPrologue(options.connection, secretList, exchangeCmdlets),
     steps,
     onFailure,
     epilogue: renderEpilogue(),
@@ -143,6 +151,7 @@ function compileStep(step: Step, total: number, params: ReadonlyMap<string, Para
     destructive: step.action.destructive,
     confirm: step.action.destructive || step.confirm,
     outputs: Object.keys(step.outputs),
+    exchangeCmdlets: [] as readonly string[],
     ...(step.timeoutMs !== undefined ? { timeoutMs: step.timeoutMs } : {}),
     retries: step.retries,
     retryDelayMs: step.retryDelayMs,
@@ -154,6 +163,7 @@ function compileStep(step: Step, total: number, params: ReadonlyMap<string, Para
 
   const skipReason = planTimeSkip(step.when, params);
   if (skipReason) return { ...base, title, skipped: skipReason, script: '', reads: [...reads] };
+  const exchangeCmdlets = exchangeCmdletsOf(step.action, input);
   const when = runtimeWhen(step.when);
   if (when) {
     reads.add(formatReference(when));
@@ -162,11 +172,12 @@ function compileStep(step: Step, total: number, params: ReadonlyMap<string, Para
   const header = stepHeader(step, base.position, total, title, [...reads]);
   const invocation = [`Invoke-ExchCertStep -Id ${psString(step.id)}`];
   if (!step.action.changes) invocation.push('-ReadOnly');
+  if (step.action.runsOn === 'exchange' || exchangeCmdlets.length > 0) invocation.push('-Exchange');
   if (when) invocation.push(`-When { Test-ExchCertOutput -Step ${psString(when.step)} -Name ${psString(when.name)} }`);
   invocation.push('-Body {');
   const body = step.action.compile(input);
   const script = lines(header, invocation.join(' '), step.action.verbatimBody ? body : indent(body), '}');
-  return { ...base, title, script, reads: [...reads] };
+  return { ...base, title, script, reads: [...reads], exchangeCmdlets };
 }
 
 function stepHeader(step: Step, position: number, total: number, title: string, reads: readonly string[]): string {

@@ -1,7 +1,7 @@
 import { psLiteral } from '../powershell/quote.js';
 import { commentText, lines } from '../powershell/script.js';
 import type { Plan, PlannedParam, PlannedStep } from './compile.js';
-import { describeConnection } from './prologue.js';
+import { describeConnection } from './connection.js';
 
 /**
  * The whole plan as one PowerShell script: what `--dry-run` prints and

@@ -137,9 +137,10 @@ export function handshakeCommand(nonce: string): string {
 /** What the handshake reported, or undefined when the answer is not one. */
 export function parseHandshake(stdout: string, nonce: string): { readonly edition: 'Core' | 'Desktop'; readonly version: string } | undefined {
   assertNonce(nonce);
-  const match = new RegExp(`<<${nonce} (Core|Desktop) (\\d+\\.\\d+[0-9A-Za-z.+-]*) ${nonce}>>`).exec(stdout);
-  if (!match?.[1] || !match[2]) return undefined;
-  return { edition: match[1] as 'Core' | 'Desktop', version: match[2] };
+  // PowerShell before 5.1 has no PSEdition: an empty edition is Windows PowerShell.
+  const match = new RegExp(`<<${nonce} (Core|Desktop|) (\\d+\\.\\d+[0-9A-Za-z.+-]*) ${nonce}>>`).exec(stdout);
+  if (match?.[1] === undefined || !match[2]) return undefined;
+  return { edition: match[1] === 'Core' ? 'Core' : 'Desktop', version: match[2] };
 }
 
 // PowerShell's [string]$null is '' and [int]$null is 0: both mean "not known".

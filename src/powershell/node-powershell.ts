@@ -296,8 +296,14 @@ async function handshake(shellProcess: ShellProcess, executable: string, timeout
   const nonce = newNonce();
   const exchange = await shellProcess.exchange(handshakeCommand(nonce), nonce, { timeoutMs });
   const answer = exchange.kind === 'answered' ? parseHandshake(exchange.stdout, nonce) : undefined;
-  if (answer) return { executable, ...answer };
+  if (answer && Number.parseInt(answer.version, 10) >= 5) return { executable, ...answer };
   await shellProcess.kill('failed the handshake');
+  if (answer) {
+    throw new EnvironmentError(
+      `${executable} is PowerShell ${answer.version}; exch-cert needs Windows PowerShell 5.1 or PowerShell 7`,
+      'install WMF 5.1 (Exchange 2016 on Windows Server 2012 R2 needs it too), or pass --shell with another PowerShell',
+    );
+  }
   throw new EnvironmentError(mask(handshakeFailure(executable, exchange, timeoutMs)), HINT);
 }
 

@@ -29,6 +29,14 @@ export function psCommand(name: string, parameters: ReadonlyArray<readonly [stri
   return parts.join(' ');
 }
 
+/**
+ * An Exchange cmdlet call, always with `-ErrorAction Stop`: implicit-remoting proxies deliver
+ * server-side errors as non-terminating ones, which a local 'Stop' preference does not see.
+ */
+export function psExchange(name: string, parameters: ReadonlyArray<readonly [string, ParameterValue]> = []): string {
+  return psCommand(name, [...parameters, ['ErrorAction', "'Stop'"]]);
+}
+
 function assertName(name: string): void {
   // Names are compiler constants; this guards against a programming error, not input.
   if (!NAME.test(name)) throw new Error(`not a PowerShell command or parameter name: ${JSON.stringify(name)}`);

@@ -5,7 +5,7 @@
 // decoding its Base64 and obeying `#fake: VERB ARG` lines in it, in order:
 //   log TEXT | stderr TEXT | sleep MS | pid | env | spawn | exit CODE
 //   step ID STATUS {json outputs} | throw MESSAGE | no-envelope | garbage
-// FAKE_PWSH_MODE=exit-at-start | hang-handshake | bad-handshake breaks start-up.
+// FAKE_PWSH_MODE=exit-at-start | hang-handshake | bad-handshake | powershell-4 breaks start-up.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +23,7 @@ const envelope = (nonce, value) => out(`<<${nonce} ${Buffer.from(JSON.stringify(
 /** @param {string} nonce */
 async function handshake(nonce) {
   if (mode === 'hang-handshake') await forever();
+  if (mode === 'powershell-4') return out(`<<${nonce}  4.0 ${nonce}>>`);
   out(mode === 'bad-handshake' ? 'Welcome to some other shell' : `<<${nonce} Core 7.99.0-fake ${nonce}>>`);
 }
 

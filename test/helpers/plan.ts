@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { analyzeRunbook } from '../../src/lint/index.js';
 import { compilePlan, type Plan } from '../../src/plan/compile.js';
 import { bindParams } from '../../src/plan/params.js';
-import type { Connection } from '../../src/plan/prologue.js';
+import type { Connection } from '../../src/plan/connection.js';
 
 export const repoRoot = join(import.meta.dirname, '..', '..');
 

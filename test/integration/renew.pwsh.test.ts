@@ -174,7 +174,7 @@ describe.skipIf(!pwshPath)('exch-cert against the simulated Exchange server (rea
     const before = readFileSync(ws.state, 'utf8');
     const result = runCli([...renew(ws), '--yes', ...shell()], { env: env({ EXCH_CERT_PFX_PASSWORD: 'not the password' }), cwd: ws.dir });
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain('cannot open the PFX (wrong password');
+    expect(result.stderr).toContain('cannot open the PFX: the password is wrong');
     expect(statuses(journalOf(ws.dir))).toEqual(['find-old:ok', 'import:failed', 'rebind-old:ok', 'rollback-iis-reset:skipped']);
     const after = readState(ws.state);
     expect(after.certificates).toEqual((JSON.parse(before) as SimState).certificates);

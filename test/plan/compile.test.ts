@@ -74,7 +74,7 @@ describe('compilePlan', () => {
       ].join('\n'),
     );
     const plan = await planFromText(text, { server: 'EXCH01' });
-    expect(plan.steps[1]?.script).toContain("Invoke-ExchCertStep -Id 'health' -ReadOnly -When { Test-ExchCertOutput -Step 'find' -Name 'found' } -Body {");
+    expect(plan.steps[1]?.script).toContain("Invoke-ExchCertStep -Id 'health' -ReadOnly -Exchange -When { Test-ExchCertOutput -Step 'find' -Name 'found' } -Body {");
   });
 
   it('checks param values against the field they reach', async () => {

@@ -33,16 +33,29 @@ describe('golden dry-run scripts', () => {
     await expect(script).toMatchFileSnapshot(golden(name));
   });
 
-  it('renders the module connection for the simulator', async () => {
+  it('renders the module connection for the simulator: importing the module is connecting', async () => {
     const plan = await planFromText(shippedRunbookText('validate-exchange'), { server: 'EXCH01' }, { kind: 'module', server: 'EXCH01', modulePath: '/opt/sim/ExchCertSimulator.psm1' });
-    expect(plan.prologue).toContain("Import-Module -Name '/opt/sim/ExchCertSimulator.psm1' -Global -Force -DisableNameChecking");
+    expect(plan.prologue).toContain("$global:ExchCert.ModulePath = '/opt/sim/ExchCertSimulator.psm1'");
+    expect(plan.prologue).toContain('Import-Module -Name $global:ExchCert.ModulePath -Global -Force -DisableNameChecking -PassThru -ErrorAction Stop');
     expect(plan.prologue).toContain("HostMode = 'local'");
+    expect(plan.prologue.trimEnd().endsWith('Connect-ExchCertExchange')).toBe(true);
   });
 
-  it('renders the local Exchange Management Shell connection', async () => {
+  it('renders the local Exchange Management Shell connection: only there are cmdlets already loaded used', async () => {
     const plan = await planFromText(shippedRunbookText('validate-exchange'), { server: 'EXCH01' }, { kind: 'local', server: 'EXCH01' });
-    expect(plan.prologue).toContain("ConnectionUri = ('http://' + [System.Net.Dns]::GetHostEntry($env:COMPUTERNAME).HostName + '/PowerShell/')");
+    expect(plan.prologue).toContain("New-PSSession -ConfigurationName 'Microsoft.Exchange' -ConnectionUri ('http://' + $fqdn + '/PowerShell/') -Authentication Kerberos");
+    expect(plan.prologue).toContain("if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) { Connect-ExchCertExchange }");
     expect(plan.prologue).toContain("HostMode = 'local'");
+    const remote = await planFromText(shippedRunbookText('validate-exchange'), { server: 'EXCH01' });
+    expect(remote.prologue).not.toContain("Get-Command -Name 'Get-ExchangeCertificate'");
+    expect(remote.prologue.trimEnd().endsWith('Connect-ExchCertExchange')).toBe(true);
+  });
+
+  it('imports exactly the Exchange cmdlets the plan calls', async () => {
+    const plan = await planFromText(shippedRunbookText('validate-exchange'), { server: 'EXCH01' });
+    expect(plan.exchangeCmdlets).toEqual(['Get-ExchangeCertificate', 'Test-ServiceHealth']);
+    expect(plan.prologue).toContain("ExchangeCommands = @('Get-ExchangeCertificate','Test-ServiceHealth')");
+    expect(plan.prologue).toContain('Import-PSSession -Session $global:ExchCert.Session -CommandName $global:ExchCert.ExchangeCommands');
   });
 
   it('reads an explicit account from the environment, never from the command line', async () => {

@@ -202,8 +202,12 @@ describe('handshake', () => {
     expect(parseHandshake(`<<${NONCE} Core 7.5.0-preview.2 ${NONCE}>>`, NONCE)).toEqual({ edition: 'Core', version: '7.5.0-preview.2' });
   });
 
+  it('reads PowerShell 4.0, which has no PSEdition, as Desktop', () => {
+    expect(parseHandshake(`<<${NONCE}  4.0 ${NONCE}>>`, NONCE)).toEqual({ edition: 'Desktop', version: '4.0' });
+  });
+
   it('rejects anything else', () => {
-    for (const stdout of ['', 'PS C:\\>', `<<${NONCE}  ${NONCE}>>`, `<<${NONCE} Core  ${NONCE}>>`, `<<${NONCE} Mono 1.0 ${NONCE}>>`, `<<ffff Core 7.6.9 ffff>>`]) {
+    for (const stdout of ['', 'PS C:\\>', `<<${NONCE}   ${NONCE}>>`, `<<${NONCE} Core  ${NONCE}>>`, `<<${NONCE} Mono 1.0 ${NONCE}>>`, `<<ffff Core 7.6.9 ffff>>`]) {
       expect(parseHandshake(stdout, NONCE), stdout).toBeUndefined();
     }
   });

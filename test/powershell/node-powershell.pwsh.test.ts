@@ -33,7 +33,7 @@ describe.skipIf(!pwsh)('node-powershell adapter (real pwsh)', { timeout: 60_000 
   beforeAll(async () => {
     vi.stubEnv('EXCHCERT_TEST_CANARY', 'must not reach the shell');
     moduleDir = mkdtempSync(join(tmpdir(), 'exch-cert-pwsh-'));
-    writeFileSync(join(moduleDir, 'FakeExchange.psm1'), 'function Get-ExchangeCertificate { param([string]$Server) @() }\n');
+    writeFileSync(join(moduleDir, 'FakeExchange.psm1'), 'function Get-ExchangeCertificate { param([string]$Server) @() }\nExport-ModuleMember -Function Get-ExchangeCertificate\n');
     session = await createNodePowerShellFactory({ shell: pwsh ?? 'pwsh' }).start({ env: { EXCHCERT_S1: SECRET, EXCHCERT_VISIBLE: 'visible' } });
   });
 
@@ -56,7 +56,7 @@ describe.skipIf(!pwsh)('node-powershell adapter (real pwsh)', { timeout: 60_000 
 
   describe('with the real prologue', () => {
     beforeAll(async () => {
-      const prologue = renderPrologue({ kind: 'module', server: 'EXCH01', modulePath: join(moduleDir, 'FakeExchange.psm1') }, [{ param: 'pfxPassword', env: 'EXCHCERT_S1' }]);
+      const prologue = renderPrologue({ kind: 'module', server: 'EXCH01', modulePath: join(moduleDir, 'FakeExchange.psm1') }, [{ param: 'pfxPassword', env: 'EXCHCERT_S1' }], ['Get-ExchangeCertificate']);
       expect(expectCompleted(await session.invoke(prologue)).envelope).toEqual({ ok: true, step: null });
     });
 

@@ -87,6 +87,14 @@ describe.skipIf(process.platform === 'win32')('node-powershell adapter (fake she
       await expect(start({ FAKE_PWSH_MODE: 'bad-handshake' })).rejects.toThrow(/did not answer like PowerShell: "Welcome to some other shell"/);
     });
 
+    it('refuses PowerShell 4.0 (no PSEdition) with a message that says what to install', async () => {
+      await expect(start({ FAKE_PWSH_MODE: 'powershell-4' })).rejects.toMatchObject({
+        message: expect.stringMatching(/is PowerShell 4\.0; exch-cert needs Windows PowerShell 5\.1 or PowerShell 7$/),
+        hint: expect.stringContaining('install WMF 5.1'),
+        exitCode: 3,
+      });
+    });
+
     it('gives up on a shell that does not answer the handshake in time', async () => {
       await expect(start({ FAKE_PWSH_MODE: 'hang-handshake' }, { handshakeTimeoutMs: 300 })).rejects.toThrow(/did not answer within 0.3 s/);
     });

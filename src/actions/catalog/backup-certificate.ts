@@ -1,18 +1,19 @@
-import { lines, psCommand } from '../../powershell/script.js';
+import { lines, psExchange } from '../../powershell/script.js';
 import { defineAction } from '../action.js';
 import { field } from '../fields.js';
 
 /**
- * Export-ExchangeCertificate -BinaryEncoded with a password; the bytes are
- * written locally (-FileName is gone, P1). The file is then opened again with
- * the same password and checked to hold that certificate with its private key:
- * a backup that cannot be restored is not a backup. An existing file is never
- * overwritten.
+ * Export-ExchangeCertificate -BinaryEncoded with a password; the bytes are written locally
+ * (-FileName is gone since the 2022 H1 CUs). The file is then opened again with the same password
+ * and checked to hold that certificate with its private key: a backup that cannot be restored is
+ * not a backup. A file already at the path must pass the same check; a file that fails it is
+ * removed, never left for the next run to trust.
  */
 export const backupCertificate = defineAction({
   name: 'backup-certificate',
   summary: 'Export a certificate with its private key to a password-protected PFX file, and verify the file.',
   runsOn: 'exchange',
+  exchangeCmdlets: ['Get-ExchangeCertificate', 'Export-ExchangeCertificate'],
   changes: false,
   destructive: false,
   fields: {
@@ -25,28 +26,38 @@ export const backupCertificate = defineAction({
     path: { type: 'string', description: 'Full path of the verified backup file.' },
   },
   title: (input) => `Back up certificate ${input.describe('thumbprint')} to ${input.describe('path')}`,
-  compile: (input) =>
-    lines(
-      `$thumbprint = ${input.expr('thumbprint')}`,
+  compile: (input) => {
+    const server = input.expr('server');
+    const verify = (what: string): string =>
+      lines(
+        '$verified = $false',
+        `try { $copy = Read-ExchCertPfx -Bytes ([System.IO.File]::ReadAllBytes($path)) -Password ${input.expr('password')}; $verified = ($copy.Thumbprint -eq $thumbprint -and $copy.HasPrivateKey) } catch { $verified = $false }`,
+        'if (-not $verified) {',
+        '    [System.IO.File]::Delete($path)',
+        `    throw ('exch-cert: ' + $path + ' ${what}; it was removed')`,
+        '}',
+      );
+    return lines(
+      `$thumbprint = ([string]${input.expr('thumbprint')}).ToUpperInvariant()`,
+      `if (-not (Find-ExchCertCertificate -Server ${server} -Thumbprint $thumbprint)) { throw ('exch-cert: certificate ' + $thumbprint + ' is not in the store of ' + ${server} + '; there is nothing to back up') }`,
       `$path = Resolve-ExchCertPath -Path ${input.expr('path')}`,
-      'if (Test-Path -LiteralPath $path) {',
-      `    $existing = Read-ExchCertPfx -Bytes ([System.IO.File]::ReadAllBytes($path)) -Password ${input.expr('password')}`,
-      "    if ($existing.Thumbprint -ne $thumbprint) { throw ('exch-cert: ' + $path + ' already exists and holds another certificate; choose another backup path') }",
-      "    Write-Host ('exch-cert: ' + $path + ' already holds a backup of ' + $thumbprint)",
+      'if ([System.IO.File]::Exists($path)) {',
+      verify("was already there but is not a backup of ' + $thumbprint + ' with its private key that this password opens").replace(/^/gm, '    '),
+      "    Write-Host ('exch-cert: ' + $path + ' already holds a verified backup of ' + $thumbprint)",
       '} else {',
       '    $directory = [System.IO.Path]::GetDirectoryName($path)',
-      '    if ($directory -and -not (Test-Path -LiteralPath $directory)) { $null = New-Item -ItemType Directory -Path $directory -Force }',
-      `    $export = ${psCommand('Export-ExchangeCertificate', [
-        ['Server', input.expr('server')],
+      '    if ($directory -and -not [System.IO.Directory]::Exists($directory)) { $null = [System.IO.Directory]::CreateDirectory($directory) }',
+      `    $export = ${psExchange('Export-ExchangeCertificate', [
+        ['Server', server],
         ['Thumbprint', '$thumbprint'],
         ['BinaryEncoded', true],
         ['Password', input.expr('password')],
       ])}`,
-      '    [System.IO.File]::WriteAllBytes($path, [byte[]]$export.FileData)',
-      `    $written = Read-ExchCertPfx -Bytes ([System.IO.File]::ReadAllBytes($path)) -Password ${input.expr('password')}`,
-      "    if ($written.Thumbprint -ne $thumbprint -or -not $written.HasPrivateKey) { throw ('exch-cert: the backup in ' + $path + ' does not hold certificate ' + $thumbprint + ' with its private key') }",
+      '    Write-ExchCertPrivateFile -Path $path -Bytes ([byte[]]$export.FileData)',
+      verify("does not hold certificate ' + $thumbprint + ' with its private key").replace(/^/gm, '    '),
       "    Write-Host ('exch-cert: backed up ' + $thumbprint + ' to ' + $path)",
       '}',
       "Set-ExchCertOutput -Name 'path' -Value $path",
-    ),
+    );
+  },
 });

@@ -12,6 +12,7 @@ export const bindIisCertificate = defineAction({
   name: 'bind-iis-certificate',
   summary: 'Bind a certificate to one IIS https binding (Default Web Site or Exchange Back End) and verify it.',
   runsOn: 'host',
+  exchangeCmdlets: [],
   changes: true,
   destructive: false,
   fields: {

@@ -1,22 +1,23 @@
 import { psStringArray } from '../../powershell/quote.js';
-import { lines, psCommand } from '../../powershell/script.js';
+import { lines, psExchange } from '../../powershell/script.js';
 import { defineAction } from '../action.js';
 import { field } from '../fields.js';
 
 export const EXCHANGE_SERVICES = ['IIS', 'SMTP', 'POP', 'IMAP', 'UM', 'UMCallRouter'] as const;
 
 /**
- * Enable-ExchangeCertificate -Force. Without -Force the SMTP prompt blocks an
- * unattended run (P13); with it the certificate silently becomes the internal
- * transport certificate, which Microsoft advises against. So when SMTP is
- * enabled the previous internal transport thumbprint is recorded first and put
- * back right after (by enabling that certificate for SMTP with -Force, since
- * the property itself is read-only), unless the step opts in to replacing it.
+ * Enable-ExchangeCertificate -Force. Without -Force the SMTP prompt blocks an unattended run; with
+ * it the certificate silently becomes the internal transport certificate, which Microsoft advises
+ * against. So when SMTP is enabled the previous internal transport thumbprint is recorded first and
+ * put back right after (by enabling that certificate for SMTP with -Force, since the property itself
+ * is read-only), unless the step opts in to replacing it. Afterwards the certificate must show every
+ * service asked for: Exchange's word that it worked is not enough.
  */
 export const enableCertificate = defineAction({
   name: 'enable-certificate',
   summary: 'Enable a certificate for Exchange services (Enable-ExchangeCertificate -Force), keeping the internal transport certificate.',
   runsOn: 'exchange',
+  exchangeCmdlets: ['Get-ExchangeCertificate', 'Enable-ExchangeCertificate', 'Get-TransportService'],
   changes: true,
   destructive: false,
   fields: {
@@ -42,7 +43,8 @@ export const enableCertificate = defineAction({
     const services = input.list('services');
     const popImap = services.includes('POP') || services.includes('IMAP');
     const keepInternal = services.includes('SMTP') && !input.boolean('replaceInternalTransportCertificate');
-    const enable = psCommand('Enable-ExchangeCertificate', [
+    const transport = `[string](${psExchange('Get-TransportService', [['Identity', input.serverName('server')]])}).InternalTransportCertificateThumbprint`;
+    const enable = psExchange('Enable-ExchangeCertificate', [
       ['Server', server],
       ['Thumbprint', '$thumbprint'],
       ['Services', '$services'],
@@ -51,11 +53,12 @@ export const enableCertificate = defineAction({
     ]);
     return lines(
       `$thumbprint = ${input.expr('thumbprint')}`,
-      `$certificate = ${psCommand('Get-ExchangeCertificate', [['Server', input.expr('server')], ['Thumbprint', '$thumbprint']])}`,
+      `$certificate = Find-ExchCertCertificate -Server ${server} -Thumbprint $thumbprint`,
+      `if (-not $certificate) { throw ('exch-cert: certificate ' + $thumbprint + ' is not in the store of ' + ${server}) }`,
       `$services = ${psStringArray(services)}`,
       popImap &&
         lines(
-          '# Exchange refuses POP and IMAP on a wildcard certificate; set-pop-imap-certificate-name covers them (P8).',
+          '# Exchange does not enable POP and IMAP on a wildcard certificate; set-pop-imap-certificate-name covers them.',
           "if ([string]$certificate.Subject -match '(^|,\\s*)CN=\\*\\.') {",
           "    Write-Warning 'exch-cert: wildcard certificate: POP and IMAP are not enabled here; set their X509CertificateName instead'",
           "    $services = @($services | Where-Object { $_ -ne 'POP' -and $_ -ne 'IMAP' })",
@@ -69,21 +72,27 @@ export const enableCertificate = defineAction({
       '} else {',
       keepInternal
         ? lines(
-            `    $internalBefore = [string](${psCommand('Get-TransportService', [['Identity', server]])}).InternalTransportCertificateThumbprint`,
+            `    $internalBefore = ${transport}`,
+            '    $enableError = $null',
             '    try {',
             `        ${enable}`,
-            '    } finally {',
-            '        # -Force makes this certificate the internal transport certificate (P13). The property is',
-            '        # read-only; enabling the previous certificate for SMTP with -Force is how it goes back.',
-            '        # In finally: also when Enable failed half-way.',
-            `        $internalAfter = [string](${psCommand('Get-TransportService', [['Identity', server]])}).InternalTransportCertificateThumbprint`,
-            '        if ($internalBefore -and $internalAfter -ne $internalBefore) {',
-            `            ${psCommand('Enable-ExchangeCertificate', [['Server', server], ['Thumbprint', '$internalBefore'], ['Services', "@('SMTP')"], ['Force', true]])}`,
-            "            Write-Host ('exch-cert: internal transport certificate kept at ' + $internalBefore)",
-            '        }',
+            '    } catch {',
+            '        $enableError = $_',
             '    }',
+            '    # -Force makes this certificate the internal transport certificate. The property is read-only;',
+            '    # enabling the previous certificate for SMTP with -Force is how it goes back. Also when Enable',
+            '    # failed half-way.',
+            `    if ($internalBefore -and ${transport} -ne $internalBefore) {`,
+            `        ${psExchange('Enable-ExchangeCertificate', [['Server', server], ['Thumbprint', '$internalBefore'], ['Services', "@('SMTP')"], ['Force', true]])}`,
+            `        if (${transport} -ne $internalBefore) { throw ('exch-cert: could not keep ' + $internalBefore + ' as the internal transport certificate') }`,
+            "        Write-Host ('exch-cert: internal transport certificate kept at ' + $internalBefore)",
+            '    }',
+            '    if ($enableError) { throw $enableError }',
           )
         : `    ${enable}`,
+      `    $now = @(([string](Find-ExchCertCertificate -Server ${server} -Thumbprint $thumbprint).Services) -split ',\\s*' | Where-Object { $_ })`,
+      '    $still = @($services | Where-Object { $now -notcontains $_ })',
+      "    if ($still.Count -gt 0) { throw ('exch-cert: Enable-ExchangeCertificate reported no error, but ' + $thumbprint + ' is still not enabled for ' + ($still -join ', ')) }",
       '}',
       "Set-ExchCertOutput -Name 'services' -Value $services",
     );

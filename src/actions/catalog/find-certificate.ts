@@ -1,5 +1,5 @@
 import { psBoolean, psStringArray } from '../../powershell/quote.js';
-import { hostBlock, IMPORT_WEB_ADMINISTRATION, lines, psCommand } from '../../powershell/script.js';
+import { hostBlock, IMPORT_WEB_ADMINISTRATION, lines } from '../../powershell/script.js';
 import { defineAction } from '../action.js';
 import { field } from '../fields.js';
 
@@ -21,6 +21,7 @@ export const findCertificate = defineAction({
   name: 'find-certificate',
   summary: 'Find a certificate by thumbprint, or the one bound to an IIS site and port (never by subject).',
   runsOn: 'exchange',
+  exchangeCmdlets: ['Get-ExchangeCertificate'],
   changes: false,
   destructive: false,
   fields: {
@@ -69,23 +70,21 @@ export const findCertificate = defineAction({
             '[string]$binding.certificateHash',
           ),
         )})`;
-    const get = psCommand('Get-ExchangeCertificate', [
-      ['Server', input.expr('server')],
-      ['Thumbprint', '$thumbprint'],
-      ['ErrorAction', allowMissing ? "'SilentlyContinue'" : undefined],
-    ]);
     return lines(
       lookup,
-      allowMissing ? `$certificate = $null\nif ($thumbprint) { $certificate = ${get} }` : `$certificate = ${get}`,
-      allowMissing &&
-        lines(
-          'if (-not $certificate) {',
-          "    Write-Host 'exch-cert: no such certificate'",
-          "    Set-ExchCertOutput -Name 'found' -Value $false",
-          `    foreach ($name in ${psStringArray(Object.keys(CERTIFICATE_OUTPUTS))}) { Set-ExchCertOutput -Name $name -Value '' }`,
-          '    return',
-          '}',
-        ),
+      // A binding without a certificate yields ''; only a thumbprint that is in the store is "found".
+      `$certificate = $null`,
+      `if ($thumbprint) { $certificate = Find-ExchCertCertificate -Server ${input.expr('server')} -Thumbprint $thumbprint }`,
+      'if (-not $certificate) {',
+      allowMissing
+        ? lines(
+            "    Write-Host 'exch-cert: no such certificate'",
+            "    Set-ExchCertOutput -Name 'found' -Value $false",
+            `    foreach ($name in ${psStringArray(Object.keys(CERTIFICATE_OUTPUTS))}) { Set-ExchCertOutput -Name $name -Value '' }`,
+            '    return',
+          )
+        : `    throw ('exch-cert: certificate ' + $thumbprint + ' is not in the store of ' + ${input.expr('server')})`,
+      '}',
       "Write-Host ('exch-cert: found ' + $certificate.Thumbprint + ' ' + $certificate.Subject + ', services ' + [string]$certificate.Services + ', valid until ' + ([datetime]$certificate.NotAfter).ToUniversalTime().ToString('u'))",
       "Set-ExchCertOutput -Name 'found' -Value $true",
       "Set-ExchCertOutput -Name 'thumbprint' -Value ([string]$certificate.Thumbprint)",

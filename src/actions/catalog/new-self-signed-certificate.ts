@@ -1,4 +1,4 @@
-import { psCommand, lines } from '../../powershell/script.js';
+import { lines, psExchange } from '../../powershell/script.js';
 import { defineAction } from '../action.js';
 import { field } from '../fields.js';
 
@@ -13,6 +13,7 @@ export const newSelfSignedCertificate = defineAction({
   name: 'new-self-signed-certificate',
   summary: 'Create a self-signed Exchange certificate (New-ExchangeCertificate), enabled for no service until you say so.',
   runsOn: 'exchange',
+  exchangeCmdlets: ['New-ExchangeCertificate', 'Get-ExchangeCertificate'],
   changes: true,
   destructive: false,
   fields: {
@@ -25,7 +26,8 @@ export const newSelfSignedCertificate = defineAction({
     }),
     friendlyName: field.string('Friendly name shown in Exchange (under 64 characters).', { maxLength: 63 }),
     exportable: field.boolean('Make the private key exportable (needed for backups).', { default: true }),
-    keySize: field.number('RSA key size in bits.', { default: 2048, enum: [2048, 3072, 4096] }),
+    // Exchange takes 1024, 2048 or 4096; 1024 is too weak for anything.
+    keySize: field.number('RSA key size in bits: 2048 or 4096.', { default: 2048, enum: [2048, 4096] }),
   },
   outputs: {
     thumbprint: { type: 'string', description: 'Thumbprint of the new certificate.' },
@@ -33,7 +35,7 @@ export const newSelfSignedCertificate = defineAction({
   title: (input) => `Create a self-signed certificate for ${input.describe('domains')}`,
   compile: (input) =>
     lines(
-      `$certificate = ${psCommand('New-ExchangeCertificate', [
+      `$certificate = ${psExchange('New-ExchangeCertificate', [
         ['Server', input.expr('server')],
         ['SubjectName', input.expr('subjectName')],
         ['DomainName', input.expr('domains')],
@@ -43,6 +45,7 @@ export const newSelfSignedCertificate = defineAction({
         ['Services', "'None'"],
         ['Force', true],
       ])}`,
+      `if (-not $certificate -or -not (Find-ExchCertCertificate -Server ${input.expr('server')} -Thumbprint ([string]$certificate.Thumbprint))) { throw 'exch-cert: New-ExchangeCertificate reported no error, but the new certificate is not in the store' }`,
       "Write-Host ('exch-cert: created ' + $certificate.Thumbprint + ' for ' + (@($certificate.CertificateDomains) -join ', '))",
       "Set-ExchCertOutput -Name 'thumbprint' -Value ([string]$certificate.Thumbprint)",
     ),

@@ -13,6 +13,7 @@ export const powershell = defineAction({
   name: 'powershell',
   summary: 'Run a PowerShell script written in the runbook (escape hatch; lint warns).',
   runsOn: 'script',
+  exchangeCmdlets: (input) => (input.has('exchangeCmdlets') ? input.list('exchangeCmdlets') : []),
   changes: true,
   destructive: false,
   verbatimBody: true,
@@ -25,6 +26,11 @@ export const powershell = defineAction({
       planTime: true,
     }),
     server: field.string('The Exchange server, for target: host.', {}),
+    exchangeCmdlets: field.list('The Exchange cmdlets the script calls (target: exchange), imported from the Exchange session for it.', {
+      pattern: /^[A-Za-z]+-[A-Za-z0-9]+$/,
+      patternMessage: 'expected cmdlet names such as Get-Mailbox',
+      planTime: true,
+    }),
     outputs: field.list('Names of outputs the script sets with Set-ExchCertOutput -Name NAME -Value VALUE (target: exchange only).', {
       pattern: PARAM_NAME_PATTERN,
       patternMessage: 'output names are letters, digits and _',
@@ -42,6 +48,7 @@ export const powershell = defineAction({
     if (onHost && !('server' in rawWith)) return 'a script with target: host needs server (the Exchange server to run on)';
     if (!onHost && 'server' in rawWith) return 'server is only used with target: host';
     if (onHost && 'outputs' in rawWith) return 'outputs can only be set by scripts with target: exchange';
+    if (onHost && 'exchangeCmdlets' in rawWith) return 'exchangeCmdlets are for scripts with target: exchange';
     return undefined;
   },
   title: () => 'Run a custom PowerShell script',

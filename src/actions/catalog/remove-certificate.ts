@@ -1,18 +1,20 @@
-import { lines, NO_CONFIRM, psCommand, hostBlock, IMPORT_WEB_ADMINISTRATION } from '../../powershell/script.js';
+import { lines, NO_CONFIRM, psExchange, hostBlock, IMPORT_WEB_ADMINISTRATION } from '../../powershell/script.js';
 import { defineAction } from '../action.js';
 import { field } from '../fields.js';
 
 /**
- * Remove-ExchangeCertificate by thumbprint, and only after checking that the
- * certificate is not still in use (P9, P6): not the internal transport
- * certificate, not the current or next Auth certificate, not bound to any IIS
- * https binding. With `replacedBy`, the replacement must be in the store, and
- * when both are the same certificate nothing is removed.
+ * Remove-ExchangeCertificate by thumbprint, and only after checking that the certificate is not
+ * still in use: not the internal transport certificate (Exchange itself refuses that one), not the
+ * current or next Auth certificate and not bound to any IIS https binding (Exchange would remove
+ * those without a word, breaking OAuth or OWA: these guards are exch-cert's own). With `replacedBy`,
+ * the replacement must be in the store, and when both are the same certificate nothing is removed.
+ * Afterwards the store must no longer show it.
  */
 export const removeCertificate = defineAction({
   name: 'remove-certificate',
   summary: 'Remove a certificate by thumbprint, refusing while it is still in use (transport, Auth, IIS bindings).',
   runsOn: 'exchange',
+  exchangeCmdlets: ['Get-ExchangeCertificate', 'Remove-ExchangeCertificate', 'Get-TransportService', 'Get-AuthConfig'],
   changes: true,
   destructive: true,
   fields: {
@@ -27,26 +29,26 @@ export const removeCertificate = defineAction({
   compile: (input) => {
     const server = input.expr('server');
     return lines(
-      `$thumbprint = ${input.expr('thumbprint')}`,
+      `$thumbprint = ([string]${input.expr('thumbprint')}).ToUpperInvariant()`,
+      "if (-not $thumbprint) { throw 'exch-cert: no thumbprint to remove' }",
       input.has('replacedBy') &&
         lines(
-          `$replacement = ${input.expr('replacedBy')}`,
+          `$replacement = ([string]${input.expr('replacedBy')}).ToUpperInvariant()`,
           'if ($replacement -eq $thumbprint) {',
           "    Write-Host ('exch-cert: ' + $thumbprint + ' is also the replacement certificate; nothing to remove')",
           '    Set-ExchCertUnchanged',
           '    return',
           '}',
-          `$null = ${psCommand('Get-ExchangeCertificate', [['Server', server], ['Thumbprint', '$replacement']])}`,
+          `if (-not (Find-ExchCertCertificate -Server ${server} -Thumbprint $replacement)) { throw ('exch-cert: not removing ' + $thumbprint + ': its replacement ' + $replacement + ' is not in the store of ' + ${server}) }`,
         ),
-      `$certificate = ${psCommand('Get-ExchangeCertificate', [['Server', server], ['Thumbprint', '$thumbprint'], ['ErrorAction', "'SilentlyContinue'"]])}`,
-      'if (-not $certificate) {',
+      `if (-not (Find-ExchCertCertificate -Server ${server} -Thumbprint $thumbprint)) {`,
       "    Write-Host ('exch-cert: ' + $thumbprint + ' is not in the store; nothing to remove')",
       '    Set-ExchCertUnchanged',
       '    return',
       '}',
       '$inUse = @()',
-      `if ([string](${psCommand('Get-TransportService', [['Identity', server]])}).InternalTransportCertificateThumbprint -eq $thumbprint) { $inUse += 'the internal transport certificate (Set-TransportService -InternalTransportCertificateThumbprint)' }`,
-      `$auth = ${psCommand('Get-AuthConfig')}`,
+      `if ([string](${psExchange('Get-TransportService', [['Identity', input.serverName('server')]])}).InternalTransportCertificateThumbprint -eq $thumbprint) { $inUse += 'the internal transport certificate (enable another certificate for SMTP first)' }`,
+      `$auth = ${psExchange('Get-AuthConfig')}`,
       "if ([string]$auth.CurrentCertificateThumbprint -eq $thumbprint -or [string]$auth.NextCertificateThumbprint -eq $thumbprint) { $inUse += 'the OAuth (Auth) certificate' }",
       `$bindings = @(${hostBlock(server, [['Thumbprint', '$thumbprint']], lines(
         IMPORT_WEB_ADMINISTRATION,
@@ -54,7 +56,8 @@ export const removeCertificate = defineAction({
       ))})`,
       "if ($bindings.Count -gt 0) { $inUse += ('bound in IIS: ' + ($bindings -join '; ')) }",
       "if ($inUse.Count -gt 0) { throw ('exch-cert: not removing ' + $thumbprint + ', it is still in use as ' + ($inUse -join ' and ') + '. Move that use to another certificate first.') }",
-      psCommand('Remove-ExchangeCertificate', [['Server', server], ['Thumbprint', '$thumbprint'], NO_CONFIRM]),
+      psExchange('Remove-ExchangeCertificate', [['Server', server], ['Thumbprint', '$thumbprint'], NO_CONFIRM]),
+      `if (Find-ExchCertCertificate -Server ${server} -Thumbprint $thumbprint) { throw ('exch-cert: Remove-ExchangeCertificate reported no error, but ' + $thumbprint + ' is still in the store') }`,
       "Write-Host ('exch-cert: removed ' + $thumbprint)",
     );
   },

@@ -12,6 +12,7 @@ export const restartServices = defineAction({
   name: 'restart-services',
   summary: 'Restart Windows services on the Exchange server and wait until each is Running again.',
   runsOn: 'host',
+  exchangeCmdlets: [],
   changes: true,
   destructive: false,
   fields: {

@@ -1,4 +1,4 @@
-import { lines, psCommand } from '../../powershell/script.js';
+import { lines, psExchange } from '../../powershell/script.js';
 import { defineAction } from '../action.js';
 import { field, FQDN_PATTERN } from '../fields.js';
 
@@ -9,13 +9,14 @@ const CMDLETS = {
 
 /**
  * Set-PopSettings / Set-ImapSettings -X509CertificateName: how POP and IMAP
- * pick their certificate (required for wildcard certificates, P8). The new
- * name takes effect only after MSExchangePOP3(BE) / MSExchangeIMAP4(BE) restart.
+ * pick their certificate (required for wildcard certificates). The new name takes effect only
+ * after MSExchangePOP3(BE) / MSExchangeIMAP4(BE) restart. Each change is read back.
  */
 export const setPopImapCertificateName = defineAction({
   name: 'set-pop-imap-certificate-name',
   summary: 'Set the certificate name POP and IMAP use (Set-PopSettings / Set-ImapSettings -X509CertificateName).',
   runsOn: 'exchange',
+  exchangeCmdlets: ['Get-PopSettings', 'Set-PopSettings', 'Get-ImapSettings', 'Set-ImapSettings'],
   changes: true,
   destructive: false,
   fields: {
@@ -36,9 +37,11 @@ export const setPopImapCertificateName = defineAction({
       '$changed = $false',
       ...input.list('protocols').map((protocol) => {
         const cmdlets = CMDLETS[protocol as keyof typeof CMDLETS];
+        const current = `[string](${psExchange(cmdlets.get, [['Server', server]])}).X509CertificateName`;
         return lines(
-          `if ([string](${psCommand(cmdlets.get, [['Server', server]])}).X509CertificateName -ne $name) {`,
-          `    ${psCommand(cmdlets.set, [['Server', server], ['X509CertificateName', '$name']])}`,
+          `if (${current} -ne $name) {`,
+          `    ${psExchange(cmdlets.set, [['Server', server], ['X509CertificateName', '$name']])}`,
+          `    if (${current} -ne $name) { throw ('exch-cert: ${cmdlets.set} reported no error, but ${protocol} still has another X509CertificateName') }`,
           '    $changed = $true',
           '}',
         );

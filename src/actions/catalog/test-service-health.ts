@@ -3,13 +3,16 @@ import { defineAction } from '../action.js';
 import { field } from '../fields.js';
 
 /**
- * Test-ServiceHealth, failing the step when any role reports
- * RequiredServicesRunning false, and naming the services that are down.
+ * Test-ServiceHealth, failing the step when any role reports RequiredServicesRunning false, when
+ * the cmdlet writes an error (it does for a stopped required service), or when no role comes back
+ * at all (an empty answer is not a healthy server). Errors are collected rather than stopping at
+ * the first, so the step's message names every service that is down.
  */
 export const testServiceHealth = defineAction({
   name: 'test-service-health',
   summary: 'Run Test-ServiceHealth and fail when a required Exchange service is not running.',
   runsOn: 'exchange',
+  exchangeCmdlets: ['Test-ServiceHealth'],
   changes: false,
   destructive: false,
   fields: {
@@ -20,12 +23,17 @@ export const testServiceHealth = defineAction({
   compile: (input) =>
     lines(
       '$problems = @()',
-      `foreach ($role in @(${psCommand('Test-ServiceHealth', [['Server', input.expr('server')]])})) {`,
+      '$healthErrors = @()',
+      // SilentlyContinue with -ErrorVariable: every error is kept, none is lost, and the step still fails on any.
+      `$roles = @(${psCommand('Test-ServiceHealth', [['Server', input.expr('server')], ['ErrorAction', "'SilentlyContinue'"], ['ErrorVariable', "'healthErrors'"]])})`,
+      'foreach ($role in $roles) {',
       "    Write-Host ('exch-cert: ' + $role.Role + ': required services running: ' + $role.RequiredServicesRunning)",
       "    if (-not $role.RequiredServicesRunning -or [string]$role.RequiredServicesRunning -eq 'False') {",
       "        $problems += ($role.Role + ': ' + (@($role.ServicesNotRunning) -join ', '))",
       '    }',
       '}',
+      "foreach ($healthError in @($healthErrors)) { $problems += [string]$healthError }",
+      `if ($roles.Count -eq 0 -and $problems.Count -eq 0) { $problems += ('Test-ServiceHealth returned no server role for ' + ${input.expr('server')}) }`,
       "if ($problems.Count -gt 0) { throw ('exch-cert: required services are not running: ' + ($problems -join '; ')) }",
     ),
 });

@@ -15,6 +15,7 @@ export interface RunOptions {
   readonly json?: boolean;
   readonly connect?: string;
   readonly credentialEnv?: string;
+  readonly remoteSessionModule?: string;
   readonly server?: string;
   readonly shell?: string;
   readonly yes?: boolean;
@@ -68,6 +69,7 @@ async function execute(runbookFile: string, options: RunOptions, named: Readonly
       server: options.server,
       connect: simulation ? `module:${simulatorModulePath()}` : (options.connect ?? 'remote'),
       credentialEnv: options.credentialEnv,
+      sessionModule: options.remoteSessionModule !== undefined ? resolve(io.cwd, options.remoteSessionModule) : undefined,
     },
     io,
     terminal,

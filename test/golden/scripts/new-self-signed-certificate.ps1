@@ -19,15 +19,18 @@
 #   steps.create.outputs.thumbprint
 
 # ---- prologue: settings, helpers, secrets, connection ----
+if ($PSVersionTable.PSVersion.Major -lt 5) { throw ('exch-cert: this needs Windows PowerShell 5.1 or PowerShell 7; this is PowerShell ' + $PSVersionTable.PSVersion + '. Exchange 2016 on Windows Server 2012 R2 needs WMF 5.1.') }
+$global:ErrorActionPreference = 'Stop'
 $ErrorActionPreference = 'Stop'
-$ProgressPreference = 'SilentlyContinue'
-$global:ExchCert = @{ Server = 'EXCH01'; HostMode = 'remote'; Session = $null; Credential = $null; Outputs = @{}; Secrets = @{}; Current = $null }
+$global:ProgressPreference = 'SilentlyContinue'
+$global:ExchCert = @{ Server = 'EXCH01'; HostMode = 'session'; ExchangeCommands = @('Get-ExchangeCertificate','New-ExchangeCertificate','Test-ServiceHealth'); Session = $null; ExchangeModule = $null; HostSessions = @{}; Credential = $null; Reconnect = $false; Outputs = @{}; Secrets = @{}; Current = $null }
 
 function global:Invoke-ExchCertStep {
     param(
         [Parameter(Mandatory = $true)][string]$Id,
         [Parameter(Mandatory = $true)][scriptblock]$Body,
         [switch]$ReadOnly,
+        [switch]$Exchange,
         [scriptblock]$When
     )
     $ErrorActionPreference = 'Stop'
@@ -37,6 +40,7 @@ function global:Invoke-ExchCertStep {
     if ($When -and -not (& $When)) {
         $step.Status = 'skipped'
     } else {
+        if ($Exchange) { Assert-ExchCertConnected }
         $null = & $Body
     }
     $global:ExchCert.Outputs[$Id] = $step.Outputs
@@ -70,8 +74,12 @@ function global:Set-ExchCertUnchanged {
 }
 
 function global:Resolve-ExchCertPath {
+    # A literal path: no wildcards, no PowerShell drives ('$env:X' or 'a:b' stay file names); a
+    # relative one is relative to the current folder. '\' separates folders everywhere, as in PowerShell.
     param([string]$Path)
-    return $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path)
+    if ([System.IO.Path]::DirectorySeparatorChar -eq '/') { $Path = $Path.Replace('\', '/') }
+    $here = $ExecutionContext.SessionState.Path.CurrentFileSystemLocation.ProviderPath
+    return [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($here, $Path))
 }
 
 function global:Read-ExchCertSecret {
@@ -91,37 +99,142 @@ function global:Read-ExchCertPfx {
         $flags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]'EphemeralKeySet'
     }
     try {
-        return [System.Security.Cryptography.X509Certificates.X509Certificate2]::new($Bytes, $Password, $flags)
+        return New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2 -ArgumentList @($Bytes, $Password, $flags)
     } catch {
-        throw ('exch-cert: cannot open the PFX (wrong password, or an encryption this Windows cannot read, see P17): ' + $_.Exception.Message)
+        throw ('exch-cert: cannot open the PFX: the password is wrong, or the file uses an encryption this Windows cannot read (Windows Server 2016 and older cannot read AES-protected files: re-export it with openssl pkcs12 -export -legacy): ' + $_.Exception.Message)
     }
+}
+
+function global:Write-ExchCertPrivateFile {
+    # Writes a new file that only its owner can read: never over an existing file, and on Linux and
+    # macOS with mode 0600 before the first byte is written (Windows: the folder's ACL applies).
+    param([string]$Path, [byte[]]$Bytes)
+    $stream = New-Object -TypeName System.IO.FileStream -ArgumentList @($Path, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None)
+    try {
+        $modeType = 'System.IO.UnixFileMode' -as [type]
+        if ($modeType -and [System.Environment]::OSVersion.Platform -eq 'Unix') { [System.IO.File]::SetUnixFileMode($stream.SafeFileHandle, ('UserRead, UserWrite' -as $modeType)) }
+        $stream.Write($Bytes, 0, $Bytes.Length)
+        $stream.Flush($true)
+    } finally {
+        $stream.Dispose()
+    }
+}
+
+function global:Resolve-ExchCertFqdn {
+    # Every name that builds a URI is checked here too, whatever the plan said.
+    param([string]$Server)
+    if ($Server -notmatch '^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*$') {
+        throw ('exch-cert: ' + $Server + ' is not a server name such as EXCH01 or exch01.contoso.com')
+    }
+    try {
+        $name = [System.Net.Dns]::GetHostEntry($Server).HostName
+    } catch {
+        throw ('exch-cert: cannot find ' + $Server + ' in DNS (' + $_.Exception.Message + '); pass --server with the server''s FQDN')
+    }
+    if ($name -notmatch '\.') { throw ('exch-cert: DNS gives no FQDN for ' + $Server + ' (only ' + $name + '), and Kerberos needs one; pass --server with the server''s FQDN') }
+    return $name
+}
+
+function global:Assert-ExchCertCommands {
+    # Each Exchange cmdlet the plan uses must now come from the Exchange connection, not from a
+    # module, function or alias that happens to be loaded.
+    param([string]$ModuleName, [string]$From)
+    foreach ($name in $global:ExchCert.ExchangeCommands) {
+        $command = Get-Command -Name $name -ErrorAction SilentlyContinue | Select-Object -First 1
+        if (-not $command) { throw ('exch-cert: ' + $From + ' offers no ' + $name + '; does the account have the Exchange role that grants it?') }
+        if ($command.ModuleName -ne $ModuleName) {
+            throw ('exch-cert: ' + $name + ' resolves to ' + $command.CommandType + ' ' + $command.Name + ' from ''' + $command.Source + ''', not to ' + $From + '; remove it from this session')
+        }
+    }
+}
+
+function global:Assert-ExchCertConnected {
+    # iisreset ends the Exchange session (/PowerShell runs in IIS), and implicit remoting's own
+    # reconnect would prompt for credentials, which cannot work without a console: reconnect here.
+    $session = $global:ExchCert.Session
+    if ($global:ExchCert.Reconnect -or ($session -and $session.State -ne 'Opened')) {
+        Write-Host ('exch-cert: connecting to Exchange on ' + $global:ExchCert.Server + ' again')
+        Connect-ExchCertExchange
+    }
+}
+
+function global:Find-ExchCertCertificate {
+    # The certificate with this thumbprint, or $null. It lists the store and filters, so "not there"
+    # never depends on how an error is worded, and any other failure still stops the step.
+    param([string]$Server, [string]$Thumbprint)
+    if ([string]::IsNullOrEmpty($Thumbprint)) { throw 'exch-cert: no thumbprint given (Get-ExchangeCertificate -Thumbprint '''' would list every certificate)' }
+    $wanted = $Thumbprint.ToUpperInvariant()
+    return @(Get-ExchangeCertificate -Server $Server -ErrorAction Stop | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq $wanted }) | Select-Object -First 1
 }
 
 function global:Invoke-ExchCertHost {
+    # Code for the server's operating system: through the host session (remote), or in this shell,
+    # which must then be on that server (local and module connections).
     param([string]$Server, [scriptblock]$ScriptBlock, [object[]]$ArgumentList = @())
-    $thisComputer = $Server.Split('.')[0] -eq $env:COMPUTERNAME
-    if ($global:ExchCert.HostMode -eq 'local' -or $thisComputer) {
+    if ($global:ExchCert.HostMode -eq 'local') {
+        if ($Server.Split('.')[0] -ne $global:ExchCert.Server.Split('.')[0]) { throw ('exch-cert: the ' + $global:ExchCert.Server + ' connection runs host steps in this shell, so it cannot run one for ' + $Server + '; use --connect remote') }
         return & $ScriptBlock @ArgumentList
     }
-    $invoke = @{ ComputerName = $Server; ScriptBlock = $ScriptBlock; ArgumentList = $ArgumentList; ErrorAction = 'Stop' }
-    if ($global:ExchCert.Credential) { $invoke.Credential = $global:ExchCert.Credential }
-    return Invoke-Command @invoke
+    $session = $global:ExchCert.HostSessions[$Server]
+    if (-not $session -or $session.State -ne 'Opened') { $session = Connect-ExchCertHost -Server $Server }
+    return Invoke-Command -Session $session -ScriptBlock $ScriptBlock -ArgumentList $ArgumentList -ErrorAction Stop
 }
 
-# Connection: Exchange remote PowerShell (cmdlets already loaded, as in the Exchange Management Shell, are used as they are)
-if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) {
-    $session = @{ ConfigurationName = 'Microsoft.Exchange'; ConnectionUri = 'http://EXCH01/PowerShell/'; Authentication = 'Kerberos' }
-    if ($global:ExchCert.Credential) { $session.Credential = $global:ExchCert.Credential }
-    $global:ExchCert.Session = New-PSSession @session
-    $null = Import-Module (Import-PSSession -Session $global:ExchCert.Session -DisableNameChecking -AllowClobber) -Global -DisableNameChecking
+# Connection: remote Exchange PowerShell on EXCH01 (Kerberos, current user)
+function global:New-ExchCertExchangeSession {
+    # Exchange's /PowerShell endpoint on the server's FQDN: Kerberos needs the FQDN (a load-balanced
+    # name fails), and the endpoint is plain http by design (Kerberos encrypts the session).
+    param([string]$Server, [System.Management.Automation.PSCredential]$Credential)
+    $fqdn = Resolve-ExchCertFqdn -Server $Server
+    $open = @{ ConfigurationName = 'Microsoft.Exchange'; ConnectionUri = ('http://' + $fqdn + '/PowerShell/'); Authentication = 'Kerberos'; ErrorAction = 'Stop' }
+    if ($Credential) { $open.Credential = $Credential }
+    New-PSSession @open
 }
+
+function global:New-ExchCertHostSession {
+    # The server's own Windows PowerShell over WinRM, for services and IIS.
+    param([string]$Server, [System.Management.Automation.PSCredential]$Credential)
+    $open = @{ ComputerName = (Resolve-ExchCertFqdn -Server $Server); ErrorAction = 'Stop' }
+    if ($Credential) { $open.Credential = $Credential }
+    New-PSSession @open
+}
+function global:Connect-ExchCertExchange {
+    if ($global:ExchCert.Session) {
+        Remove-PSSession -Session $global:ExchCert.Session -ErrorAction SilentlyContinue
+        $global:ExchCert.Session = $null
+    }
+    if ($global:ExchCert.ExchangeModule) {
+        Remove-Module -ModuleInfo $global:ExchCert.ExchangeModule -Force -ErrorAction SilentlyContinue
+        $global:ExchCert.ExchangeModule = $null
+    }
+    $global:ExchCert.Session = New-ExchCertExchangeSession -Server $global:ExchCert.Server -Credential $global:ExchCert.Credential
+    $imported = Import-PSSession -Session $global:ExchCert.Session -CommandName $global:ExchCert.ExchangeCommands -DisableNameChecking -AllowClobber -ErrorAction Stop
+    $global:ExchCert.ExchangeModule = Import-Module -ModuleInfo $imported -Global -DisableNameChecking -Force -PassThru -ErrorAction Stop
+    Assert-ExchCertCommands -ModuleName $global:ExchCert.ExchangeModule.Name -From ('the Exchange session on ' + $global:ExchCert.Server)
+    $global:ExchCert.Reconnect = $false
+}
+function global:Connect-ExchCertHost {
+    param([string]$Server)
+    $existing = $global:ExchCert.HostSessions[$Server]
+    if ($existing) { Remove-PSSession -Session $existing -ErrorAction SilentlyContinue }
+    $session = New-ExchCertHostSession -Server $Server -Credential $global:ExchCert.Credential
+    $version = Invoke-Command -Session $session -ScriptBlock { $PSVersionTable.PSVersion.Major } -ErrorAction Stop
+    if ([int]$version -lt 5) {
+        Remove-PSSession -Session $session -ErrorAction SilentlyContinue
+        throw ('exch-cert: ' + $Server + ' runs PowerShell ' + $version + '.0; the IIS and service steps need Windows PowerShell 5.1 there (install WMF 5.1, as Exchange 2016 on Windows Server 2012 R2 requires)')
+    }
+    $global:ExchCert.HostSessions[$Server] = $session
+    return $session
+}
+Connect-ExchCertExchange
 
 # ---- steps ----
 try {
 # [1/4] create: Create the self-signed certificate
 #   exch-cert: timeout 5m
-Invoke-ExchCertStep -Id 'create' -Body {
-    $certificate = New-ExchangeCertificate -Server 'EXCH01' -SubjectName 'CN=EXCH01' -DomainName @('EXCH01','exch01.contoso.local') -FriendlyName 'Exchange Certificate' -PrivateKeyExportable $true -KeySize 2048 -Services 'None' -Force
+Invoke-ExchCertStep -Id 'create' -Exchange -Body {
+    $certificate = New-ExchangeCertificate -Server 'EXCH01' -SubjectName 'CN=EXCH01' -DomainName @('EXCH01','exch01.contoso.local') -FriendlyName 'Exchange Certificate' -PrivateKeyExportable $true -KeySize 2048 -Services 'None' -Force -ErrorAction 'Stop'
+    if (-not $certificate -or -not (Find-ExchCertCertificate -Server 'EXCH01' -Thumbprint ([string]$certificate.Thumbprint))) { throw 'exch-cert: New-ExchangeCertificate reported no error, but the new certificate is not in the store' }
     Write-Host ('exch-cert: created ' + $certificate.Thumbprint + ' for ' + (@($certificate.CertificateDomains) -join ', '))
     Set-ExchCertOutput -Name 'thumbprint' -Value ([string]$certificate.Thumbprint)
 }
@@ -166,25 +279,33 @@ Invoke-ExchCertStep -Id 'bind-back-end' -Body {
 # [3/4] iis-reset: Restart IIS on EXCH01 (iisreset /noforce)
 #   exch-cert: timeout 10m
 Invoke-ExchCertStep -Id 'iis-reset' -Body {
-    Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @() -ScriptBlock {
-        param()
-        $ErrorActionPreference = 'Stop'
-        $output = iisreset /noforce
-        if ($LASTEXITCODE -ne 0) { throw ('exch-cert: iisreset failed with exit code ' + $LASTEXITCODE + ': ' + (@($output) -join ' ')) }
-        Write-Host ('exch-cert: ' + (@($output) -join ' '))
+    try {
+        Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @() -ScriptBlock {
+            param()
+            $ErrorActionPreference = 'Stop'
+            $output = iisreset /noforce
+            if ($LASTEXITCODE -ne 0) { throw ('exch-cert: iisreset failed with exit code ' + $LASTEXITCODE + ': ' + (@($output) -join ' ')) }
+            Write-Host ('exch-cert: ' + (@($output) -join ' '))
+        }
+    } finally {
+        $global:ExchCert.Reconnect = $true
     }
 }
 
 # [4/4] health: Check that the required Exchange services run on EXCH01
 #   exch-cert: timeout 5m; 2 retries, 30s apart
-Invoke-ExchCertStep -Id 'health' -ReadOnly -Body {
+Invoke-ExchCertStep -Id 'health' -ReadOnly -Exchange -Body {
     $problems = @()
-    foreach ($role in @(Test-ServiceHealth -Server 'EXCH01')) {
+    $healthErrors = @()
+    $roles = @(Test-ServiceHealth -Server 'EXCH01' -ErrorAction 'SilentlyContinue' -ErrorVariable 'healthErrors')
+    foreach ($role in $roles) {
         Write-Host ('exch-cert: ' + $role.Role + ': required services running: ' + $role.RequiredServicesRunning)
         if (-not $role.RequiredServicesRunning -or [string]$role.RequiredServicesRunning -eq 'False') {
             $problems += ($role.Role + ': ' + (@($role.ServicesNotRunning) -join ', '))
         }
     }
+    foreach ($healthError in @($healthErrors)) { $problems += [string]$healthError }
+    if ($roles.Count -eq 0 -and $problems.Count -eq 0) { $problems += ('Test-ServiceHealth returned no server role for ' + 'EXCH01') }
     if ($problems.Count -gt 0) { throw ('exch-cert: required services are not running: ' + ($problems -join '; ')) }
 }
 }
@@ -195,8 +316,9 @@ catch {
 }
 finally {
 # ---- epilogue: disconnect ----
-if ($global:ExchCert.Session) {
-    Remove-PSSession -Session $global:ExchCert.Session
-    $global:ExchCert.Session = $null
+foreach ($exchCertSession in @(@($global:ExchCert.HostSessions.Values) + @($global:ExchCert.Session))) {
+    if ($exchCertSession) { Remove-PSSession -Session $exchCertSession -ErrorAction SilentlyContinue }
 }
+$global:ExchCert.HostSessions = @{}
+$global:ExchCert.Session = $null
 }

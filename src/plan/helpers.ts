@@ -1,0 +1,158 @@
+/**
+ * Helper functions every step uses, as PowerShell text in the prologue. They are defined `global:`
+ * because exch-cert runs each block in its own scope; in a script file that changes nothing.
+ */
+export const STEP_HELPERS = String.raw`function global:Invoke-ExchCertStep {
+    param(
+        [Parameter(Mandatory = $true)][string]$Id,
+        [Parameter(Mandatory = $true)][scriptblock]$Body,
+        [switch]$ReadOnly,
+        [switch]$Exchange,
+        [scriptblock]$When
+    )
+    $ErrorActionPreference = 'Stop'
+    $step = @{ Id = $Id; Status = 'changed'; Outputs = @{} }
+    if ($ReadOnly) { $step.Status = 'ok' }
+    $global:ExchCert.Current = $step
+    if ($When -and -not (& $When)) {
+        $step.Status = 'skipped'
+    } else {
+        if ($Exchange) { Assert-ExchCertConnected }
+        $null = & $Body
+    }
+    $global:ExchCert.Outputs[$Id] = $step.Outputs
+    Write-Host ('exch-cert: step ' + $Id + ': ' + $step.Status)
+}
+
+function global:Get-ExchCertOutput {
+    param([string]$Step, [string]$Name)
+    $outputs = $global:ExchCert.Outputs[$Step]
+    if ($null -eq $outputs -or -not $outputs.ContainsKey($Name)) {
+        throw ('exch-cert: step ' + $Step + ' has not set output ' + $Name + '; it must run, and not be skipped, before this step')
+    }
+    return $outputs[$Name]
+}
+
+function global:Test-ExchCertOutput {
+    # For 'when': an output of a step that did not run (or failed) counts as false.
+    param([string]$Step, [string]$Name)
+    $outputs = $global:ExchCert.Outputs[$Step]
+    if ($null -eq $outputs -or -not $outputs.ContainsKey($Name)) { return $false }
+    return [bool]$outputs[$Name]
+}
+
+function global:Set-ExchCertOutput {
+    param([string]$Name, $Value)
+    $global:ExchCert.Current.Outputs[$Name] = $Value
+}
+
+function global:Set-ExchCertUnchanged {
+    $global:ExchCert.Current.Status = 'ok'
+}
+
+function global:Resolve-ExchCertPath {
+    # A literal path: no wildcards, no PowerShell drives ('$env:X' or 'a:b' stay file names); a
+    # relative one is relative to the current folder. '\' separates folders everywhere, as in PowerShell.
+    param([string]$Path)
+    if ([System.IO.Path]::DirectorySeparatorChar -eq '/') { $Path = $Path.Replace('\', '/') }
+    $here = $ExecutionContext.SessionState.Path.CurrentFileSystemLocation.ProviderPath
+    return [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($here, $Path))
+}
+
+function global:Read-ExchCertSecret {
+    param([string]$Name, [string]$Variable)
+    $value = [Environment]::GetEnvironmentVariable($Variable)
+    if ([string]::IsNullOrEmpty($value)) {
+        throw ('exch-cert: secret ' + $Name + ' is not set: put it in the environment variable ' + $Variable)
+    }
+    [Environment]::SetEnvironmentVariable($Variable, $null)
+    return (New-Object -TypeName System.Net.NetworkCredential -ArgumentList @('', $value)).SecurePassword
+}
+
+function global:Read-ExchCertPfx {
+    param([byte[]]$Bytes, [System.Security.SecureString]$Password)
+    $flags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::DefaultKeySet
+    if ([Enum]::GetNames([System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]) -contains 'EphemeralKeySet') {
+        $flags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]'EphemeralKeySet'
+    }
+    try {
+        return New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2 -ArgumentList @($Bytes, $Password, $flags)
+    } catch {
+        throw ('exch-cert: cannot open the PFX: the password is wrong, or the file uses an encryption this Windows cannot read (Windows Server 2016 and older cannot read AES-protected files: re-export it with openssl pkcs12 -export -legacy): ' + $_.Exception.Message)
+    }
+}
+
+function global:Write-ExchCertPrivateFile {
+    # Writes a new file that only its owner can read: never over an existing file, and on Linux and
+    # macOS with mode 0600 before the first byte is written (Windows: the folder's ACL applies).
+    param([string]$Path, [byte[]]$Bytes)
+    $stream = New-Object -TypeName System.IO.FileStream -ArgumentList @($Path, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None)
+    try {
+        $modeType = 'System.IO.UnixFileMode' -as [type]
+        if ($modeType -and [System.Environment]::OSVersion.Platform -eq 'Unix') { [System.IO.File]::SetUnixFileMode($stream.SafeFileHandle, ('UserRead, UserWrite' -as $modeType)) }
+        $stream.Write($Bytes, 0, $Bytes.Length)
+        $stream.Flush($true)
+    } finally {
+        $stream.Dispose()
+    }
+}
+
+function global:Resolve-ExchCertFqdn {
+    # Every name that builds a URI is checked here too, whatever the plan said.
+    param([string]$Server)
+    if ($Server -notmatch '^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*$') {
+        throw ('exch-cert: ' + $Server + ' is not a server name such as EXCH01 or exch01.contoso.com')
+    }
+    try {
+        $name = [System.Net.Dns]::GetHostEntry($Server).HostName
+    } catch {
+        throw ('exch-cert: cannot find ' + $Server + ' in DNS (' + $_.Exception.Message + '); pass --server with the server''s FQDN')
+    }
+    if ($name -notmatch '\.') { throw ('exch-cert: DNS gives no FQDN for ' + $Server + ' (only ' + $name + '), and Kerberos needs one; pass --server with the server''s FQDN') }
+    return $name
+}
+
+function global:Assert-ExchCertCommands {
+    # Each Exchange cmdlet the plan uses must now come from the Exchange connection, not from a
+    # module, function or alias that happens to be loaded.
+    param([string]$ModuleName, [string]$From)
+    foreach ($name in $global:ExchCert.ExchangeCommands) {
+        $command = Get-Command -Name $name -ErrorAction SilentlyContinue | Select-Object -First 1
+        if (-not $command) { throw ('exch-cert: ' + $From + ' offers no ' + $name + '; does the account have the Exchange role that grants it?') }
+        if ($command.ModuleName -ne $ModuleName) {
+            throw ('exch-cert: ' + $name + ' resolves to ' + $command.CommandType + ' ' + $command.Name + ' from ''' + $command.Source + ''', not to ' + $From + '; remove it from this session')
+        }
+    }
+}
+
+function global:Assert-ExchCertConnected {
+    # iisreset ends the Exchange session (/PowerShell runs in IIS), and implicit remoting's own
+    # reconnect would prompt for credentials, which cannot work without a console: reconnect here.
+    $session = $global:ExchCert.Session
+    if ($global:ExchCert.Reconnect -or ($session -and $session.State -ne 'Opened')) {
+        Write-Host ('exch-cert: connecting to Exchange on ' + $global:ExchCert.Server + ' again')
+        Connect-ExchCertExchange
+    }
+}
+
+function global:Find-ExchCertCertificate {
+    # The certificate with this thumbprint, or $null. It lists the store and filters, so "not there"
+    # never depends on how an error is worded, and any other failure still stops the step.
+    param([string]$Server, [string]$Thumbprint)
+    if ([string]::IsNullOrEmpty($Thumbprint)) { throw 'exch-cert: no thumbprint given (Get-ExchangeCertificate -Thumbprint '''' would list every certificate)' }
+    $wanted = $Thumbprint.ToUpperInvariant()
+    return @(Get-ExchangeCertificate -Server $Server -ErrorAction Stop | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq $wanted }) | Select-Object -First 1
+}
+
+function global:Invoke-ExchCertHost {
+    # Code for the server's operating system: through the host session (remote), or in this shell,
+    # which must then be on that server (local and module connections).
+    param([string]$Server, [scriptblock]$ScriptBlock, [object[]]$ArgumentList = @())
+    if ($global:ExchCert.HostMode -eq 'local') {
+        if ($Server.Split('.')[0] -ne $global:ExchCert.Server.Split('.')[0]) { throw ('exch-cert: the ' + $global:ExchCert.Server + ' connection runs host steps in this shell, so it cannot run one for ' + $Server + '; use --connect remote') }
+        return & $ScriptBlock @ArgumentList
+    }
+    $session = $global:ExchCert.HostSessions[$Server]
+    if (-not $session -or $session.State -ne 'Opened') { $session = Connect-ExchCertHost -Server $Server }
+    return Invoke-Command -Session $session -ScriptBlock $ScriptBlock -ArgumentList $ArgumentList -ErrorAction Stop
+}`;
