@@ -1,0 +1,56 @@
+/**
+ * The two ways the integration tests reach the simulated Exchange server: in-process (--simulate:
+ * the simulator module is imported into exch-cert's own shell) and through real PowerShell remoting
+ * (an sshd on loopback; --connect remote with the test-only session module).
+ */
+import { join } from 'node:path';
+import { pwshPath } from './pwsh.js';
+import { writeRemoteSessionModule } from './remote-session.js';
+import { remotingAvailable, startSshServer, type SshServer } from './sshd.js';
+
+/** A test's own copy of the simulator fixture. */
+export interface Workspace {
+  readonly dir: string;
+  readonly state: string;
+  readonly pfx: string;
+}
+
+/** How a mode points exch-cert at the simulator of a workspace. */
+export interface SimulatorMode {
+  readonly name: string;
+  readonly available: boolean;
+  setUp(): Promise<void>;
+  tearDown(): Promise<void>;
+  /** Connection flags; `renew` also gets the backup folder (which --simulate sets by itself). */
+  target(ws: Workspace, renew: boolean): string[];
+}
+
+/** The simulator imported into exch-cert's shell. */
+export const inProcessMode: SimulatorMode = {
+  name: 'in-process (--simulate)',
+  available: pwshPath !== undefined,
+  setUp: () => Promise.resolve(),
+  tearDown: () => Promise.resolve(),
+  target: (ws) => ['--simulate', ws.state],
+};
+
+/** The simulator on the far side of real PowerShell remoting sessions over SSH. */
+export function remotingMode(): SimulatorMode {
+  let sshd: SshServer | undefined;
+  return {
+    name: 'through PowerShell remoting (SSH)',
+    available: remotingAvailable,
+    setUp: async () => {
+      sshd = await startSshServer();
+    },
+    tearDown: async () => {
+      await sshd?.stop();
+      sshd = undefined;
+    },
+    target: (ws, renew) => {
+      if (!sshd) throw new Error('sshd is not running');
+      const module = writeRemoteSessionModule(sshd, { statePath: ws.state }, join(ws.dir, 'ExchCertSshSession.psm1'));
+      return ['--connect', 'remote', '--remote-session-module', module, ...(renew ? ['--var', `backupDirectory=${join(ws.dir, 'sim', 'backup')}`] : [])];
+    },
+  };
+}

@@ -1,0 +1,310 @@
+/**
+ * The renewal scenarios: whole runbooks through exch-cert, node-powershell and a real PowerShell 7
+ * against the simulated Exchange server (the renewal, injected faults, Ctrl-C, --resume and
+ * confirmation). renew.in-process.test.ts runs them with the simulator imported into exch-cert's
+ * shell, renew.remoting.test.ts through real PowerShell remoting (sshd on loopback; the Exchange
+ * cmdlets come through Import-PSSession, host steps through Invoke-Command), the way production
+ * reaches Exchange; two files, so the two ways run in parallel. CI installs pwsh and
+ * openssh-server (.ci/run), so both run there.
+ */
+import { cpSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliBin, runCli } from '../helpers/cli.js';
+import { CliProcess } from '../helpers/cli-process.js';
+import { readPfx } from '../helpers/pfx.js';
+import { repoRoot } from '../helpers/plan.js';
+import { pwshPath } from '../helpers/pwsh.js';
+import type { SimulatorMode, Workspace } from '../helpers/simulator-modes.js';
+
+const PFX_PASSWORD = 'Pfx pass: ‘quoted’ $(x) `n';
+const BACKUP_PASSWORD = 'Backup-S3cret!"§';
+const SECRETS = [PFX_PASSWORD, BACKUP_PASSWORD];
+const FQDN = 'mail.contoso.com';
+
+interface SimState {
+  certificates: Array<{ thumbprint: string; subject: string; services: string[] }>;
+  iis: { sites: Array<{ name: string; bindings: Array<{ protocol: string; bindingInformation: string; certificateHash: string }> }> };
+  transport: { internalTransportCertificateThumbprint: string };
+  pop: { x509CertificateName: string; activeCertificateName: string };
+  imap: { x509CertificateName: string; activeCertificateName: string };
+  services: Array<{ name: string; status: string }>;
+  faults: unknown[];
+}
+
+let fixture: string;
+let pwshEnv: Record<string, string>;
+
+function workspace(faults: unknown[] = []): Workspace {
+  const dir = mkdtempSync(join(tmpdir(), 'exch-cert-it-'));
+  cpSync(fixture, join(dir, 'sim'), { recursive: true });
+  const state = join(dir, 'sim', 'state.json');
+  if (faults.length > 0) {
+    const data = JSON.parse(readFileSync(state, 'utf8')) as SimState;
+    data.faults = faults;
+    writeFileSync(state, JSON.stringify(data, null, 2));
+  }
+  return { dir, state, pfx: join(dir, 'sim', `renewed-${FQDN}.pfx`) };
+}
+
+const readState = (path: string): SimState => JSON.parse(readFileSync(path, 'utf8')) as SimState;
+const binding = (state: SimState, site: string, info: string) => state.iis.sites.find((s) => s.name === site)?.bindings.find((b) => b.protocol === 'https' && b.bindingInformation === info)?.certificateHash;
+const certificate = (state: SimState, subject: RegExp) => state.certificates.find((c) => subject.test(c.subject));
+
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  return { ...pwshEnv, EXCH_CERT_PFX_PASSWORD: PFX_PASSWORD, EXCH_CERT_BACKUP_PASSWORD: BACKUP_PASSWORD, ...extra };
+}
+
+function journalOf(dir: string): Array<Record<string, unknown>> {
+  const runs = join(dir, '.exch-cert', 'runs');
+  const files = readdirSync(runs).sort();
+  const last = files[files.length - 1];
+  if (!last) throw new Error('no journal');
+  return readFileSync(join(runs, last), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+function statuses(journal: Array<Record<string, unknown>>): string[] {
+  return journal.filter((event) => event['type'] === 'step-finished').map((event) => `${String(event['stepId'])}:${String(event['status'])}`);
+}
+
+function expectNoSecrets(...texts: string[]): void {
+  for (const text of texts) for (const secret of SECRETS) expect(text).not.toContain(secret);
+}
+
+/** Defines every renewal scenario for one way of reaching the simulator. */
+export function describeRenewScenarios(mode: SimulatorMode): void {
+describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => {
+  const renew = (ws: Workspace, ...extra: string[]) => ['renew', '--server', 'EXCH01', '--pfx', ws.pfx, '--fqdn', FQDN, ...mode.target(ws, true), ...extra];
+  const runArgs = (ws: Workspace, runbook: string, ...extra: string[]) => ['run', runbook, '--server', 'EXCH01', ...mode.target(ws, false), ...extra];
+
+  describe.skipIf(!mode.available)(mode.name, { timeout: 180_000 }, () => {
+    afterAll(async () => mode.tearDown());
+
+    beforeAll(async () => {
+      await mode.setUp();
+      fixture = mkdtempSync(join(tmpdir(), 'exch-cert-fixture-'));
+      pwshEnv = {};
+      const result = runCli(['simulator', 'init', '--dir', fixture, '--fqdn', FQDN, '--shell', pwshPath ?? 'pwsh'], { env: env() });
+      expect(result.status, result.stderr).toBe(0);
+    });
+
+    const shell = (): string[] => ['--shell', pwshPath ?? 'pwsh'];
+
+    it('renews the certificate the way the seed describes, and keeps what must be kept', () => {
+      const ws = workspace();
+      const before = readState(ws.state);
+      const old = certificate(before, new RegExp(`^CN=${FQDN}`));
+      const selfSigned = certificate(before, /^CN=EXCH01/);
+      const renewed = readPfx(readFileSync(ws.pfx), PFX_PASSWORD);
+      expect(old && selfSigned).toBeTruthy();
+
+      const result = runCli([...renew(ws), '--yes', ...shell()], { env: env(), cwd: ws.dir });
+      expect(result.status, result.stderr).toBe(0);
+      expect(result.stderr).toContain('done: all 11 steps done');
+
+      const after = readState(ws.state);
+      const fresh = after.certificates.find((c) => c.thumbprint === renewed.thumbprint);
+      expect(fresh?.services).toEqual(expect.arrayContaining(['SMTP', 'POP', 'IMAP']));
+      expect(binding(after, 'Default Web Site', '*:443:')).toBe(renewed.thumbprint);
+      expect(binding(after, 'Exchange Back End', '*:444:')).toBe(selfSigned?.thumbprint);
+      expect(binding(after, 'Default Web Site', '127.0.0.1:443:')).toBe(selfSigned?.thumbprint);
+      expect(after.transport.internalTransportCertificateThumbprint).toBe(selfSigned?.thumbprint);
+      expect(after.pop).toMatchObject({ x509CertificateName: FQDN, activeCertificateName: FQDN });
+      expect(after.imap).toMatchObject({ x509CertificateName: FQDN, activeCertificateName: FQDN });
+      expect(after.services.filter((s) => s.status !== 'Running')).toEqual([]);
+      expect(after.certificates.some((c) => c.thumbprint === old?.thumbprint)).toBe(false);
+
+      const backupFile = join(ws.dir, 'sim', 'backup', `${old?.thumbprint ?? ''}.pfx`);
+      const backup = readPfx(readFileSync(backupFile), BACKUP_PASSWORD);
+      expect(backup).toMatchObject({ thumbprint: old?.thumbprint, hasPrivateKey: true });
+
+      const journal = journalOf(ws.dir);
+      expect(statuses(journal)).toEqual([
+        'find-old:ok',
+        'import:changed',
+        'enable:changed',
+        'bind-default-web-site:ok',
+        'pop-imap-name:ok',
+        'restart-pop-imap:changed',
+        'restart-transport:changed',
+        'iis-reset:changed',
+        'health:ok',
+        'backup-old:ok',
+        'remove-old:changed',
+      ]);
+      expect(journal.at(-1)).toMatchObject({ type: 'run-finished', outcome: 'ok', exitCode: 0 });
+      expectNoSecrets(result.stdout, result.stderr, JSON.stringify(journal), readFileSync(ws.state, 'utf8'));
+    });
+
+    it('prints NDJSON events with --json, ending with the outcome', () => {
+      const ws = workspace();
+      const result = runCli([...renew(ws), '--yes', '--json', ...shell()], { env: env(), cwd: ws.dir });
+      expect(result.status, result.stderr).toBe(0);
+      const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(events[0]).toMatchObject({ v: 1, type: 'run-started', runbook: 'renew-certificate', server: 'EXCH01' });
+      expect(events.at(-1)).toMatchObject({ type: 'run-finished', outcome: 'ok', exitCode: 0, counts: { changed: 6, ok: 5, failed: 0 } });
+      expect(events.filter((event) => event['type'] === 'step-finished')).toHaveLength(11);
+      expectNoSecrets(result.stdout, result.stderr);
+    });
+
+    it('on a failed enable: stops, rolls back to the old certificate, keeps the internal transport certificate, exits 1', () => {
+      const ws = workspace([{ command: 'Enable-ExchangeCertificate', action: 'throw', message: 'The certificate store is busy', after: true, times: 1 }]);
+      const before = readState(ws.state);
+      const old = certificate(before, new RegExp(`^CN=${FQDN}`));
+      const selfSigned = certificate(before, /^CN=EXCH01/);
+
+      const result = runCli([...renew(ws), '--yes', ...shell()], { env: env(), cwd: ws.dir });
+      expect(result.status, result.stderr).toBe(1);
+      expect(result.stderr).toContain('The certificate store is busy');
+      expect(result.stderr).toContain('step enable failed; onFailure: 2 of 2 step(s) succeeded. Steps that changed the server: import; steps that may have partly changed it: enable');
+
+      const after = readState(ws.state);
+      expect(binding(after, 'Default Web Site', '*:443:')).toBe(old?.thumbprint);
+      expect(after.transport.internalTransportCertificateThumbprint).toBe(selfSigned?.thumbprint);
+      expect(after.certificates.some((c) => c.thumbprint === old?.thumbprint)).toBe(true);
+      const journal = journalOf(ws.dir);
+      expect(statuses(journal)).toEqual(['find-old:ok', 'import:changed', 'enable:failed', 'rebind-old:changed', 'rollback-iis-reset:changed']);
+      expect(journal.find((event) => event['stepId'] === 'enable' && event['type'] === 'step-finished')).toMatchObject({ error: { message: expect.stringContaining('The certificate store is busy') } });
+
+      // A rolled-back run cannot be resumed; a new run picks up from what is there.
+      const runId = String(journal[0]?.['runId']);
+      const resumed = runCli([...renew(ws), '--yes', '--resume', runId, ...shell()], { env: env(), cwd: ws.dir });
+      expect(resumed.status).toBe(2);
+      expect(resumed.stderr).toContain('its onFailure steps rolled back part of what it did');
+      const again = runCli([...renew(ws), '--yes', ...shell()], { env: env(), cwd: ws.dir });
+      expect(again.status, again.stderr).toBe(0);
+      expect(statuses(journalOf(ws.dir)).slice(0, 3)).toEqual(['find-old:ok', 'import:ok', 'enable:changed']);
+      expectNoSecrets(result.stderr, again.stderr);
+    });
+
+    it('fails before changing anything when the PFX password is wrong', () => {
+      const ws = workspace();
+      const before = readFileSync(ws.state, 'utf8');
+      const result = runCli([...renew(ws), '--yes', ...shell()], { env: env({ EXCH_CERT_PFX_PASSWORD: 'not the password' }), cwd: ws.dir });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain('cannot open the PFX: the password is wrong');
+      expect(statuses(journalOf(ws.dir))).toEqual(['find-old:ok', 'import:failed', 'rebind-old:ok', 'rollback-iis-reset:skipped']);
+      const after = readState(ws.state);
+      expect(after.certificates).toEqual((JSON.parse(before) as SimState).certificates);
+      // The engine cannot know a failed step changed nothing, so it says so; the state shows it did not.
+      expect(result.stderr).toContain('Steps that may have partly changed it: import');
+    });
+
+    it('kills a hanging step at its timeout and reports timed_out', () => {
+      const ws = workspace([{ command: 'Test-ServiceHealth', action: 'hang', seconds: 120 }]);
+      const runbook = join(ws.dir, 'health.yaml');
+      writeFileSync(runbook, readFileSync(join(repoRoot, 'runbooks', 'validate-exchange.yaml'), 'utf8').replace('    action: test-service-health\n', '    action: test-service-health\n    timeout: 3s\n'));
+      const started = Date.now();
+      const result = runCli(runArgs(ws, runbook, ...shell()), { env: env(), cwd: ws.dir });
+      expect(result.status).toBe(1);
+      expect(Date.now() - started).toBeLessThan(60_000);
+      expect(result.stderr).toContain('timed out after');
+      expect(statuses(journalOf(ws.dir))).toEqual(['front-end:ok', 'back-end:ok', 'health:timed_out']);
+    });
+
+    it('finds nothing without failing when allowMissing is set, and skips the steps that depend on it', () => {
+      const ws = workspace();
+      const runbook = join(ws.dir, 'missing.yaml');
+      writeFileSync(
+        runbook,
+        [
+          'version: 1',
+          'name: missing',
+          'params:',
+          '  server: { type: string, required: true }',
+          'steps:',
+          '  - id: find',
+          '    action: find-certificate',
+          "    with: { server: '${{ params.server }}', site: Exchange Back End, port: 444, ip: 127.0.0.1, allowMissing: true }",
+          '  - id: health',
+          '    action: test-service-health',
+          "    when: ${{ steps.find.outputs.found }}",
+          "    with: { server: '${{ params.server }}' }",
+          '',
+        ].join('\n'),
+      );
+      const result = runCli(runArgs(ws, runbook, '--json', ...shell()), { env: env(), cwd: ws.dir });
+      expect(result.status, result.stderr).toBe(0);
+      const journal = journalOf(ws.dir);
+      expect(statuses(journal)).toEqual(['find:ok', 'health:skipped']);
+      expect(journal.find((event) => event['stepId'] === 'find' && event['type'] === 'step-finished')).toMatchObject({
+        outputs: { found: false, thumbprint: '', subject: '', notAfter: '', services: '' },
+      });
+    });
+
+    it('stops after the running step on Ctrl-C (130), and --resume finishes the run', async () => {
+      const ws = workspace([{ command: 'Test-ServiceHealth', action: 'hang', seconds: 4, times: 1 }]);
+      const runbook = join(ws.dir, 'check.yaml');
+      const text = readFileSync(join(repoRoot, 'runbooks', 'validate-exchange.yaml'), 'utf8');
+      // Health first, then the certificate checks, so the interrupt lands in the first step.
+      writeFileSync(runbook, text.replace(/steps:\n([\s\S]*?)( {2}- id: health[\s\S]*)$/, 'steps:\n$2\n$1'));
+      const run = new CliProcess(runArgs(ws, runbook, ...shell()), { env: env(), cwd: ws.dir });
+      await run.waitFor(/\[1\/3\] health/);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      run.signal('SIGINT');
+      expect(await run.exited).toBe(130);
+      expect(run.stderr).toContain('Ctrl-C: finishing');
+      expect(run.stderr).toMatch(/stopped by Ctrl-C before step front-end\. .*Resume with --resume (\S+)/);
+      const journal = journalOf(ws.dir);
+      expect(statuses(journal)).toEqual(['health:ok']);
+      expect(journal.some((event) => event['type'] === 'interrupt')).toBe(true);
+
+      const runId = String(journal[0]?.['runId']);
+      const resumed = runCli(runArgs(ws, runbook, '--resume', runId, ...shell()), { env: env(), cwd: ws.dir });
+      expect(resumed.status, resumed.stderr).toBe(0);
+      expect(statuses(journalOf(ws.dir))).toEqual(['health:skipped', 'front-end:ok', 'back-end:ok']);
+    });
+
+    it('aborts the running step on a second Ctrl-C and says it may be half done', async () => {
+      const ws = workspace([{ command: 'Test-ServiceHealth', action: 'hang', seconds: 60 }]);
+      const run = new CliProcess(runArgs(ws, join(repoRoot, 'runbooks', 'validate-exchange.yaml'), ...shell()), { env: env(), cwd: ws.dir });
+      await run.waitFor(/\[3\/3\] health/);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const started = Date.now();
+      run.signal('SIGINT');
+      await run.waitFor(/Ctrl-C: finishing/);
+      run.signal('SIGINT');
+      expect(await run.exited).toBe(130);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(run.stderr).toContain('step health was aborted by Ctrl-C and may be half done');
+      expect(statuses(journalOf(ws.dir))).toEqual(['front-end:ok', 'back-end:ok', 'health:failed']);
+    });
+
+    it('asks before the destructive step on a terminal; "n" stops the run with exit 5 and removes nothing', async () => {
+      const ws = workspace();
+      const old = certificate(readState(ws.state), new RegExp(`^CN=${FQDN}`));
+      // script(1) gives exch-cert a terminal, as an admin at a console has.
+      const quote = (arg: string): string => `'${arg.replace(/'/g, "'\\''")}'`;
+      const command = `stty cols 100 rows 40; ${[process.execPath, cliBin, ...renew(ws), ...shell()].map(quote).join(' ')}`;
+      const run = new CliProcess([], { env: env({ TERM: 'xterm' }), cwd: ws.dir, command: ['script', '-qefc', command, '/dev/null'], noBin: true });
+      await run.waitFor(/Run it\? \[y\/N\]/, 120_000);
+      expect(run.stdout).toContain('Step remove-old (remove-certificate) cannot be undone: Remove the old certificate');
+      run.write('n\r');
+      expect(await run.exited).toBe(5);
+      expect(run.stdout).toContain('step remove-old was not confirmed; it and the steps after it did not run');
+      expect(readState(ws.state).certificates.some((c) => c.thumbprint === old?.thumbprint)).toBe(true);
+      expect(journalOf(ws.dir).find((event) => event['type'] === 'confirmation')).toMatchObject({ stepId: 'remove-old', answer: 'no' });
+    });
+
+    it('on a terminal, Ctrl-C reaches exch-cert only: the running step still finishes in PowerShell', async () => {
+      const ws = workspace([{ command: 'Test-ServiceHealth', action: 'hang', seconds: 4, times: 1 }]);
+      const quote = (arg: string): string => `'${arg.replace(/'/g, "'\\''")}'`;
+      const args = runArgs(ws, join(repoRoot, 'runbooks', 'validate-exchange.yaml'), ...shell());
+      const command = `stty cols 100 rows 40; ${[process.execPath, cliBin, ...args].map(quote).join(' ')}`;
+      const run = new CliProcess([], { env: env({ TERM: 'xterm' }), cwd: ws.dir, command: ['script', '-qefc', command, '/dev/null'], noBin: true });
+      await run.waitFor(/\[3\/3\] health/, 120_000);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      run.write('\u0003');
+      expect(await run.exited).toBe(130);
+      // health ran to the end although Ctrl-C came in the middle of it: PowerShell never saw the interrupt.
+      expect(statuses(journalOf(ws.dir))).toEqual(['front-end:ok', 'back-end:ok', 'health:ok']);
+      expect(run.stdout).toContain('Ctrl-C: finishing the current step, then stopping');
+      expect(run.stdout).toContain('Ctrl-C came during the last step; all 3 steps ran');
+    });
+  });
+});
+}

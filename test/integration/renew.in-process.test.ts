@@ -1,0 +1,4 @@
+import { inProcessMode } from '../helpers/simulator-modes.js';
+import { describeRenewScenarios } from './renew-scenarios.js';
+
+describeRenewScenarios(inProcessMode);
