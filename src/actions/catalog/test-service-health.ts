@@ -1,12 +1,12 @@
-import { lines, psCommand } from '../../powershell/script.js';
+import { lines, psExchange } from '../../powershell/script.js';
 import { defineAction } from '../action.js';
 import { field } from '../fields.js';
 
 /**
  * Test-ServiceHealth, failing the step when any role reports RequiredServicesRunning false, when
  * the cmdlet writes an error (it does for a stopped required service), or when no role comes back
- * at all (an empty answer is not a healthy server). Errors are collected rather than stopping at
- * the first, so the step's message names every service that is down.
+ * at all (an empty answer is not a healthy server). -ErrorAction Stop like every Exchange call:
+ * through implicit remoting, -ErrorVariable does not see the server's errors.
  */
 export const testServiceHealth = defineAction({
   name: 'test-service-health',
@@ -23,16 +23,13 @@ export const testServiceHealth = defineAction({
   compile: (input) =>
     lines(
       '$problems = @()',
-      '$healthErrors = @()',
-      // SilentlyContinue with -ErrorVariable: every error is kept, none is lost, and the step still fails on any.
-      `$roles = @(${psCommand('Test-ServiceHealth', [['Server', input.expr('server')], ['ErrorAction', "'SilentlyContinue'"], ['ErrorVariable', "'healthErrors'"]])})`,
+      `$roles = @(${psExchange('Test-ServiceHealth', [['Server', input.expr('server')]])})`,
       'foreach ($role in $roles) {',
       "    Write-Host ('exch-cert: ' + $role.Role + ': required services running: ' + $role.RequiredServicesRunning)",
       "    if (-not $role.RequiredServicesRunning -or [string]$role.RequiredServicesRunning -eq 'False') {",
       "        $problems += ($role.Role + ': ' + (@($role.ServicesNotRunning) -join ', '))",
       '    }',
       '}',
-      "foreach ($healthError in @($healthErrors)) { $problems += [string]$healthError }",
       `if ($roles.Count -eq 0 -and $problems.Count -eq 0) { $problems += ('Test-ServiceHealth returned no server role for ' + ${input.expr('server')}) }`,
       "if ($problems.Count -gt 0) { throw ('exch-cert: required services are not running: ' + ($problems -join '; ')) }",
     ),

@@ -461,15 +461,13 @@ try {
 #   exch-cert: continues on error
 Invoke-ExchCertStep -Id 'health' -ReadOnly -Exchange -Body {
     $problems = @()
-    $healthErrors = @()
-    $roles = @(Test-ServiceHealth -Server 'exch01.contoso.com' -ErrorAction 'SilentlyContinue' -ErrorVariable 'healthErrors')
+    $roles = @(Test-ServiceHealth -Server 'exch01.contoso.com' -ErrorAction 'Stop')
     foreach ($role in $roles) {
         Write-Host ('exch-cert: ' + $role.Role + ': required services running: ' + $role.RequiredServicesRunning)
         if (-not $role.RequiredServicesRunning -or [string]$role.RequiredServicesRunning -eq 'False') {
             $problems += ($role.Role + ': ' + (@($role.ServicesNotRunning) -join ', '))
         }
     }
-    foreach ($healthError in @($healthErrors)) { $problems += [string]$healthError }
     if ($roles.Count -eq 0 -and $problems.Count -eq 0) { $problems += ('Test-ServiceHealth returned no server role for ' + 'exch01.contoso.com') }
     if ($problems.Count -gt 0) { throw ('exch-cert: required services are not running: ' + ($problems -join '; ')) }
 }

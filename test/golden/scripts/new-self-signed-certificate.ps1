@@ -296,15 +296,13 @@ Invoke-ExchCertStep -Id 'iis-reset' -Body {
 #   exch-cert: timeout 5m; 2 retries, 30s apart
 Invoke-ExchCertStep -Id 'health' -ReadOnly -Exchange -Body {
     $problems = @()
-    $healthErrors = @()
-    $roles = @(Test-ServiceHealth -Server 'EXCH01' -ErrorAction 'SilentlyContinue' -ErrorVariable 'healthErrors')
+    $roles = @(Test-ServiceHealth -Server 'EXCH01' -ErrorAction 'Stop')
     foreach ($role in $roles) {
         Write-Host ('exch-cert: ' + $role.Role + ': required services running: ' + $role.RequiredServicesRunning)
         if (-not $role.RequiredServicesRunning -or [string]$role.RequiredServicesRunning -eq 'False') {
             $problems += ($role.Role + ': ' + (@($role.ServicesNotRunning) -join ', '))
         }
     }
-    foreach ($healthError in @($healthErrors)) { $problems += [string]$healthError }
     if ($roles.Count -eq 0 -and $problems.Count -eq 0) { $problems += ('Test-ServiceHealth returned no server role for ' + 'EXCH01') }
     if ($problems.Count -gt 0) { throw ('exch-cert: required services are not running: ' + ($problems -join '; ')) }
 }
