@@ -179,3 +179,91 @@ export async function evaluateWithPwsh(expressions: readonly string[]): Promise<
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** How an argument was written, as far as the syntax tree tells. */
+export type ArgumentKind = 'string' | 'number' | 'bool' | 'null' | 'variable' | 'array' | 'hashtable' | 'expression';
+
+/** One element of a command: `-Name` (with its argument, if any) or a positional argument. */
+export type CommandElement =
+  | { readonly kind: 'parameter'; readonly name: string; readonly argument?: ArgumentKind; readonly colon?: boolean; readonly line: number }
+  | { readonly kind: 'argument'; readonly argument: ArgumentKind; readonly line: number };
+
+export interface CommandCall {
+  readonly name: string;
+  readonly line: number;
+  readonly elements: readonly CommandElement[];
+  /** The command is splatted (`@params`): its parameters cannot be known from the text. */
+  readonly splatted: boolean;
+}
+
+const COMMANDS_SCRIPT = String.raw`
+param([string]$InputPath, [string]$OutputPath)
+$ErrorActionPreference = 'Stop'
+$isCommand = [Func[System.Management.Automation.Language.Ast, bool]] { param($node) $node -is [System.Management.Automation.Language.CommandAst] }
+function Get-ArgumentKind($node) {
+    if ($node -is [System.Management.Automation.Language.StringConstantExpressionAst] -or $node -is [System.Management.Automation.Language.ExpandableStringExpressionAst]) { return 'string' }
+    if ($node -is [System.Management.Automation.Language.ConstantExpressionAst]) { return 'number' }
+    if ($node -is [System.Management.Automation.Language.VariableExpressionAst]) {
+        $name = $node.VariablePath.UserPath
+        if ($name -eq 'true' -or $name -eq 'false') { return 'bool' }
+        if ($name -eq 'null') { return 'null' }
+        return 'variable'
+    }
+    if ($node -is [System.Management.Automation.Language.ArrayExpressionAst] -or $node -is [System.Management.Automation.Language.ArrayLiteralAst]) { return 'array' }
+    if ($node -is [System.Management.Automation.Language.HashtableAst]) { return 'hashtable' }
+    return 'expression'
+}
+$results = foreach ($line in [IO.File]::ReadAllLines($InputPath)) {
+    $bytes = [Convert]::FromBase64String($line)
+    $chars = [char[]]::new($bytes.Length / 2)
+    [Buffer]::BlockCopy($bytes, 0, $chars, 0, $bytes.Length)
+    $tokens = $null
+    $errors = $null
+    $ast = [System.Management.Automation.Language.Parser]::ParseInput([string]::new($chars), [ref]$tokens, [ref]$errors)
+    ,@(foreach ($command in $ast.FindAll($isCommand, $true)) {
+        $elements = @()
+        $splatted = $false
+        $skip = $false
+        $parts = $command.CommandElements
+        for ($i = 1; $i -lt $parts.Count; $i++) {
+            $part = $parts[$i]
+            if ($part -is [System.Management.Automation.Language.CommandParameterAst]) {
+                $element = @{ kind = 'parameter'; name = $part.ParameterName; line = $part.Extent.StartLineNumber }
+                if ($part.Argument) { $element.argument = Get-ArgumentKind $part.Argument; $element.colon = $true }
+                elseif ($i + 1 -lt $parts.Count -and -not ($parts[$i + 1] -is [System.Management.Automation.Language.CommandParameterAst])) { $element.argument = Get-ArgumentKind $parts[$i + 1]; $i++ }
+                $elements += $element
+            } elseif ($part -is [System.Management.Automation.Language.VariableExpressionAst] -and $part.Splatted) {
+                $splatted = $true
+            } else {
+                $elements += @{ kind = 'argument'; argument = (Get-ArgumentKind $part); line = $part.Extent.StartLineNumber }
+            }
+        }
+        @{ name = [string]$command.GetCommandName(); line = $command.Extent.StartLineNumber; elements = $elements; splatted = $splatted }
+    })
+}
+[IO.File]::WriteAllText($OutputPath, (ConvertTo-Json -InputObject @($results) -Depth 8 -Compress))
+`;
+
+/**
+ * Every command call in each script, from PowerShell's own syntax tree. A switch followed by a
+ * value is read as a parameter with an argument (PowerShell would bind the value positionally):
+ * the conformance check then reports it as a switch given a value.
+ */
+export async function commandsWithPwsh(scripts: readonly string[]): Promise<CommandCall[][]> {
+  if (!pwshPath) throw new Error('no PowerShell: guard the test with describe.skipIf(!pwshPath)');
+  const dir = mkdtempSync(join(tmpdir(), 'exch-cert-pwsh-'));
+  try {
+    const script = join(dir, 'commands.ps1');
+    const input = join(dir, 'scripts.txt');
+    const output = join(dir, 'commands.json');
+    writeFileSync(script, COMMANDS_SCRIPT);
+    writeFileSync(input, `${scripts.map(toBase64).join('\n')}\n`);
+    await promisify(execFile)(pwshPath, ['-NoProfile', '-NonInteractive', '-File', script, input, output], { timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
+    const parsed = JSON.parse(readFileSync(output, 'utf8')) as unknown;
+    // ConvertTo-Json unwraps one-element arrays; put them back.
+    const asArray = <T>(value: T | readonly T[] | null | undefined): T[] => (value === null || value === undefined ? [] : Array.isArray(value) ? [...(value as T[])] : [value as T]);
+    return asArray(parsed as CommandCall[][]).map((calls) => asArray(calls as CommandCall[] | CommandCall).map((call) => ({ ...call, elements: asArray(call.elements) })));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderScript } from '../../src/plan/render.js';
 import { checkScriptSyntax } from '../../src/powershell/syntax.js';
 import { parseWithPwsh, pwshPath } from '../helpers/pwsh.js';
 import { planFromText, repoRoot, shippedRunbookText } from '../helpers/plan.js';
+import { GOLDEN_CASES } from './golden-cases.js';
 
 /**
  * Golden scripts: the full dry run of every shipped runbook and of a runbook
@@ -13,22 +13,16 @@ import { planFromText, repoRoot, shippedRunbookText } from '../helpers/plan.js';
  */
 const golden = (name: string): string => join(repoRoot, 'test', 'golden', 'scripts', `${name}.ps1`);
 
-const cases: Array<[string, () => string, Record<string, string>]> = [
-  ['renew-certificate', () => shippedRunbookText('renew-certificate'), { server: 'EXCH01', pfxPath: 'C:\\certs\\mail-2026.pfx', fqdn: 'mail.contoso.com' }],
-  ['new-self-signed-certificate', () => shippedRunbookText('new-self-signed-certificate'), { server: 'EXCH01', fqdn: 'exch01.contoso.local', bindBackEnd: 'true' }],
-  ['validate-exchange', () => shippedRunbookText('validate-exchange'), { server: 'EXCH01' }],
-  ['catalog', () => readFileSync(join(repoRoot, 'test', 'golden', 'catalog.yaml'), 'utf8'), { server: 'exch01.contoso.com' }],
-];
 
 describe('golden dry-run scripts', () => {
   it.skipIf(!pwshPath)('parse with the real PowerShell parser and use no PowerShell 7-only syntax', async () => {
-    const scripts = await Promise.all(cases.map(async ([, text, vars]) => renderScript(await planFromText(text(), vars))));
+    const scripts = await Promise.all(GOLDEN_CASES.map(async ([, text, vars]) => renderScript(await planFromText(text(), vars))));
     const parses = await parseWithPwsh(scripts);
-    parses.forEach((parse, index) => expect(parse.errors, cases[index]?.[0]).toEqual([]));
+    parses.forEach((parse, index) => expect(parse.errors, GOLDEN_CASES[index]?.[0]).toEqual([]));
     for (const script of scripts) expect((await checkScriptSyntax(script)).filter((problem) => problem.kind === 'powershell-7-only')).toEqual([]);
   });
 
-  it.each(cases)('%s', async (name, text, vars) => {
+  it.each(GOLDEN_CASES)('%s', async (name, text, vars) => {
     const script = renderScript(await planFromText(text(), vars));
     await expect(script).toMatchFileSnapshot(golden(name));
   });
