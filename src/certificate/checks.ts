@@ -2,18 +2,7 @@ import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type { CertificateDescription } from './describe-certificate.js';
 import type { PfxDescription } from './describe-pfx.js';
 import type { Finding } from './rules.js';
-
-export const WINDOWS_VERSIONS = ['2016', '2019', '2022', '2025'] as const;
-/** Windows Server version of the Exchange server. */
-export type WindowsVersion = (typeof WINDOWS_VERSIONS)[number];
-
-export const EXCHANGE_VERSIONS = ['2016', '2019', 'SE'] as const;
-/** Exchange Server version (the CU and HU are not known, so build-dependent limits are warnings). */
-export type ExchangeVersion = (typeof EXCHANGE_VERSIONS)[number];
-
-export const EXCHANGE_SERVICES = ['IIS', 'SMTP', 'POP', 'IMAP', 'UM', 'UMCallRouter'] as const;
-/** The services of Enable-ExchangeCertificate that the renewal enables. */
-export type ExchangeService = (typeof EXCHANGE_SERVICES)[number];
+import { DEFAULT_SERVICES, type ExchangeService, type ExchangeVersion, type WindowsVersion } from './versions.js';
 
 /** What to check the PFX against. */
 export interface CheckOptions {
@@ -27,10 +16,8 @@ export interface CheckOptions {
   readonly now: Date;
 }
 
-/** The services `renew` enables when none are named. */
-export const DEFAULT_SERVICES: readonly ExchangeService[] = ['IIS', 'SMTP', 'POP', 'IMAP'];
-
-const LEGACY_EXPORT = 'openssl pkcs12 -in FILE.pfx -nodes | openssl pkcs12 -export -legacy -out FILE-legacy.pfx';
+// Two steps: `-export` reads the key and the certificates from one input, which a pipe cannot give twice. The PEM keeps the key encrypted.
+const LEGACY_EXPORT = '`openssl pkcs12 -in FILE.pfx -out FILE.pem` (give the PEM a pass phrase), then `openssl pkcs12 -export -legacy -in FILE.pem -out FILE-legacy.pfx`, then delete FILE.pem';
 
 /**
  * Every check of the renewal's preflight and `exch-cert inspect`, in rule
@@ -72,6 +59,11 @@ export function daysLeft(certificate: CertificateDescription, now: Date): number
   return Math.floor((Date.parse(certificate.notAfter) - now.getTime()) / 86_400_000);
 }
 
+/** `2026-10-27 09:31:33 UTC`: ISO 8601 for people. */
+function formatTime(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+}
+
 function checkNames(certificate: CertificateDescription, fqdns: readonly string[]): Finding[] {
   const names = dnsNamesOf(certificate);
   return fqdns
@@ -99,10 +91,10 @@ function checkPrivateKey(pfx: PfxDescription): Finding[] {
 function checkValidity(certificate: CertificateDescription, now: Date): Finding[] {
   const time = now.getTime();
   if (time < Date.parse(certificate.notBefore)) {
-    return [{ ruleId: 'not-yet-valid', severity: 'error', message: `the certificate is not valid before ${certificate.notBefore}`, hint: 'wait until it is valid, or check the clock of this machine' }];
+    return [{ ruleId: 'not-yet-valid', severity: 'error', message: `the certificate is not valid before ${formatTime(certificate.notBefore)}`, hint: 'wait until it is valid, or check the clock of this machine' }];
   }
   if (time > Date.parse(certificate.notAfter)) {
-    return [{ ruleId: 'expired', severity: 'error', message: `the certificate expired on ${certificate.notAfter}`, hint: 'renew it with the CA and export the new one' }];
+    return [{ ruleId: 'expired', severity: 'error', message: `the certificate expired on ${formatTime(certificate.notAfter)}`, hint: 'renew it with the CA and export the new one' }];
   }
   return [];
 }

@@ -4,8 +4,8 @@ import { describePfx, type PfxDescription } from './describe-pfx.js';
 import { PfxReadError, readPfx } from './read-pfx.js';
 import type { Finding } from './rules.js';
 
-export { checkCertificate, coversName, daysLeft, dnsNamesOf, DEFAULT_SERVICES, EXCHANGE_SERVICES, EXCHANGE_VERSIONS, WINDOWS_VERSIONS } from './checks.js';
-export type { CheckOptions, ExchangeService, ExchangeVersion, WindowsVersion } from './checks.js';
+export { checkCertificate, coversName, daysLeft, dnsNamesOf } from './checks.js';
+export type { CheckOptions } from './checks.js';
 export { describeCertificate, thumbprintOf } from './describe-certificate.js';
 export type { CertificateDescription, KeyDescription, SignatureDescription } from './describe-certificate.js';
 export { describePfx } from './describe-pfx.js';
@@ -19,6 +19,8 @@ export { PfxReadError, readPfx } from './read-pfx.js';
 export type { PfxContents, PfxProtection, PfxReadErrorCode } from './read-pfx.js';
 export { CERTIFICATE_RULES, isUnfit } from './rules.js';
 export type { CertificateRule, Finding, FindingSeverity, RuleId } from './rules.js';
+export { DEFAULT_SERVICES, EXCHANGE_SERVICES, EXCHANGE_VERSIONS, WINDOWS_VERSIONS } from './versions.js';
+export type { ExchangeService, ExchangeVersion, WindowsVersion } from './versions.js';
 
 /** A PFX read, described and checked. */
 export interface Inspection {

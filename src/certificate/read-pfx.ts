@@ -47,7 +47,7 @@ const OID = {
   x509Certificate: '1.2.840.113549.1.9.22.1',
 } as const;
 
-const WRONG_PASSWORD_HINT = 'check the password variable (--password-env, default EXCH_CERT_PFX_PASSWORD)';
+const WRONG_PASSWORD_HINT = 'check the password, and that it belongs to this file';
 
 /**
  * Opens a PKCS #12 file (RFC 7292): verifies its MAC with the password, then
