@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CERTIFICATE_RULES, checkCertificate, coversName, daysLeft, isUnfit, type CertificateDescription, type CheckOptions, type Finding, type PfxDescription, type PfxProtection } from '../../src/certificate/index.js';
+import { repoRoot } from '../helpers/plan.js';
 
 const LEGACY: PfxProtection = {
   mac: { algorithm: 'HMAC-SHA1', iterations: 2048 },
@@ -221,8 +224,12 @@ describe('checkCertificate', () => {
     for (const finding of findings) expect(CERTIFICATE_RULES.find((rule) => rule.id === finding.ruleId)?.severity).toBe(finding.severity);
   });
 
-  it('has stable kebab-case rule ids', () => {
-    for (const rule of CERTIFICATE_RULES) expect(rule.id).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
+  it('has stable kebab-case rule ids, each documented in the README', () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    for (const rule of CERTIFICATE_RULES) {
+      expect(rule.id).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
+      expect(readme).toContain(`\`${rule.id}\``);
+    }
     expect(new Set(CERTIFICATE_RULES.map((rule) => rule.id)).size).toBe(CERTIFICATE_RULES.length);
   });
 });
