@@ -37,7 +37,7 @@ export function describePfx(contents: PfxContents): PfxDescription {
     const key = publicKeyOf(der);
     return key ? [key] : [];
   });
-  const keyed = certificates.find((certificate) => publicKeys.some((key) => sameKey(key, certificate.x509.publicKey)));
+  const keyed = certificates.find((certificate) => publicKeys.some((key) => sameKey(key, certificate.x509)));
   const endEntity = certificates.find((certificate) => !certificates.some((other) => other !== certificate && isIssuedBy(other.x509, certificate.x509)));
   const leaf = keyed ?? endEntity ?? certificates[0];
   if (!leaf) throw new Error('describePfx needs at least one certificate (readPfx guarantees it)');
@@ -69,9 +69,10 @@ function publicKeyOf(pkcs8: Buffer): KeyObject | undefined {
   }
 }
 
-function sameKey(a: KeyObject, b: KeyObject): boolean {
+function sameKey(key: KeyObject, certificate: X509Certificate): boolean {
   try {
-    return a.equals(b);
+    // The publicKey getter throws for a public key OpenSSL cannot decode.
+    return key.equals(certificate.publicKey);
   } catch {
     return false;
   }

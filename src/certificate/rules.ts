@@ -17,14 +17,14 @@ export const CERTIFICATE_RULES = [
   { id: 'not-yet-valid', severity: 'error', description: 'the certificate is not valid yet (notBefore is in the future)' },
   { id: 'expired', severity: 'error', description: 'the certificate has expired' },
   { id: 'rsa-key-too-small', severity: 'error', description: 'an RSA key below 2048 bits' },
-  { id: 'unsupported-key-type', severity: 'error', description: 'a key Exchange cannot use (DSA, Ed25519, Ed448, ...)' },
-  { id: 'weak-signature-hash', severity: 'error', description: 'the certificate, or an intermediate in the file, is signed with SHA-1, MD5 or MD2' },
   {
     id: 'ecc-key',
     severity: 'warning',
     description:
       'an ECC key: only Exchange 2019 CU14 HU2 / 2016 CU23 HU13 and later accept it, for IIS and SMTP; POP/IMAP only from 2019 CU15 and SE; never for Auth or federation (an error for an --exchange version that does not accept it for --services, a note for SE)',
   },
+  { id: 'unsupported-key-type', severity: 'error', description: 'a key Exchange cannot use (DSA, Ed25519, Ed448, ...)' },
+  { id: 'weak-signature-hash', severity: 'error', description: 'the certificate, or an intermediate in the file, is signed with SHA-1, MD5 or MD2' },
   { id: 'intermediates-missing', severity: 'warning', description: 'the file does not include the certificate that issued it (the intermediate CA)' },
   { id: 'pbes2-protection', severity: 'warning', description: 'the file is protected with PBES2/AES (OpenSSL 3 default), which Windows Server 2016 cannot read (an error with --windows 2016, a note with 2019 and later)' },
   { id: 'wildcard-certificate', severity: 'note', description: 'a wildcard certificate: POP and IMAP need an X509CertificateName that it covers' },

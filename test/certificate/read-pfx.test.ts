@@ -2,9 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import forge from 'node-forge';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PfxReadError, readPfx, thumbprintOf, type PfxProtection } from '../../src/certificate/index.js';
+import { inspectPfx, PfxReadError, readPfx, thumbprintOf, type PfxProtection } from '../../src/certificate/index.js';
 import { exportWithPassword, makeTestPki, type PfxName, type TestPki } from '../helpers/certificates.js';
 
 let pki: TestPki;
@@ -55,6 +56,8 @@ describe('readPfx', () => {
     expect(contents.protection.mac).toBeUndefined();
     expect(contents.protection.keys).toEqual([AES]);
     expect(readError(readFileSync(pki.pfx('no-mac')), 'not-the-password').code).toBe('wrong-password');
+    expect(read('legacy-no-mac').protection).toEqual({ mac: undefined, certificates: [RC2_40], keys: [TRIPLE_DES] });
+    expect(readError(readFileSync(pki.pfx('legacy-no-mac')), 'not-the-password').code).toBe('wrong-password');
   });
 
   it('reads a file with the certificates only, unencrypted and without a MAC', () => {
@@ -113,5 +116,25 @@ describe('readPfx', () => {
     const error = readError(make(), pki.password);
     expect(error.code).toBe('not-pkcs12');
     expect(error.message).toMatch(/^not a PKCS #12 \(PFX\) file: /);
+  });
+});
+
+describe('damaged files', () => {
+  // Files without a MAC let damage reach the ASN.1, certificate and key parsers instead of stopping at the MAC.
+  it.each<PfxName>(['certificate-only', 'no-mac', 'legacy-no-mac', 'aes-chain'])('%s with flipped bytes or cut short: read, or a PfxReadError, nothing else', (name) => {
+    const original = readFileSync(pki.pfx(name));
+    const password = name === 'certificate-only' ? '' : pki.password;
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(original.length - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }), fc.option(fc.nat(original.length - 1)), (flips, cut) => {
+        const bytes = Buffer.from(original);
+        for (const [at, xor] of flips) bytes[at] = (bytes[at] ?? 0) ^ xor;
+        try {
+          inspectPfx(cut === null ? bytes : bytes.subarray(0, cut), password, { now: new Date() });
+        } catch (error) {
+          if (!(error instanceof PfxReadError)) throw error;
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });

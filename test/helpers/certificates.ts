@@ -52,6 +52,7 @@ export const PFX_FILES = {
   '3des': { leaf: 'good', args: ['-certpbe', 'PBE-SHA1-3DES', '-keypbe', 'PBE-SHA1-3DES', '-macalg', 'sha1'], chain: true },
   rc2: { leaf: 'good', args: ['-legacy', '-certpbe', 'PBE-SHA1-RC2-40', '-keypbe', 'PBE-SHA1-RC2-40', '-macalg', 'sha1'], chain: true },
   'no-mac': { leaf: 'good', args: ['-nomac'], chain: true },
+  'legacy-no-mac': { leaf: 'good', args: ['-legacy', '-nomac', '-certpbe', 'PBE-SHA1-RC2-40'], chain: true },
   'no-key': { leaf: 'good', args: ['-nokeys'], chain: true },
   rsa1024: { leaf: 'rsa1024', args: [], chain: true },
   ecc: { leaf: 'ecc', args: [], chain: true },
