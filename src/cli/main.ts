@@ -9,7 +9,7 @@ import { detectTerminal, type CliIo } from './terminal.js';
 const EXIT_CODES_HELP = `
 Exit codes:
   0    ok
-  1    lint or inspect found errors (or warnings with --strict), or a step failed
+  1    lint found errors (or warnings with --strict), inspect found problems, or a step failed
   2    usage error, an invalid runbook or input, or a PFX that cannot be read
   3    PowerShell or connection failure
   5    confirmation required but not given

@@ -156,6 +156,7 @@ describe('exch-cert inspect', () => {
     it.each([
       ['not a PFX', () => writeAt('cert.pem', pki.pem('good')), 'not a PKCS #12 (PFX) file'],
       ['an empty file', () => writeAt('empty.pfx', ''), 'not a PKCS #12 (PFX) file: the file is empty'],
+      ['a PFX with a key and no certificate', () => pki.pfx('key-only'), 'key-only.pfx: the PFX holds no certificate'],
       ['a missing file', () => join(pki.dir, 'missing.pfx'), 'file not found: missing.pfx'],
       ['a directory', () => (mkdirSync(join(pki.dir, 'folder.pfx'), { recursive: true }), join(pki.dir, 'folder.pfx')), 'folder.pfx is a directory'],
     ])('%s', (_label, make, message) => {

@@ -62,6 +62,8 @@ export const PFX_FILES = {
   future: { leaf: 'future', args: [], chain: true },
   other: { leaf: 'other', args: [], chain: true },
   hostile: { leaf: 'hostile', args: ['-legacy'], chain: true },
+  /** A key and no certificate. */
+  'key-only': { leaf: 'good', args: ['-nocerts'], chain: false },
   /** Only the certificate, no key, not encrypted. */
   'certificate-only': { leaf: 'good', args: ['-nokeys', '-certpbe', 'NONE', '-nomac'], chain: false },
 } as const satisfies Record<string, { leaf: LeafName; args: readonly string[]; chain: boolean }>;
