@@ -1,14 +1,16 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, RunbookError, UserError } from '../errors.js';
 import { LINT_FORMATS } from '../lint/format.js';
+import { EXCHANGE_VERSIONS, WINDOWS_VERSIONS } from '../certificate/versions.js';
+import type { InspectOptions } from './commands/inspect.js';
 import { VERSION } from '../version.js';
 import { detectTerminal, type CliIo } from './terminal.js';
 
 const EXIT_CODES_HELP = `
 Exit codes:
   0    ok
-  1    lint found errors (or warnings with --strict), or a step failed
-  2    usage error, or an invalid runbook or input
+  1    lint found errors (or warnings with --strict), inspect found problems, or a step failed
+  2    usage error, an invalid runbook or input, or a PFX that cannot be read
   3    PowerShell or connection failure
   5    confirmation required but not given
   70   internal error (a bug in exch-cert; please report it with the output)
@@ -101,6 +103,22 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .action(async (paths: string[], options: Record<string, unknown>) => {
       const { lintCommand } = await import('./commands/lint.js');
       exitCode = await lintCommand(paths, options, io, terminal);
+    });
+
+  program
+    .command('inspect')
+    .description('Check a PFX offline before a renewal: names, validity, key, chain, protection. Exit 0 fit, 1 problems, 2 unreadable.')
+    .argument('<PFX>', 'the PFX (PKCS #12) file')
+    .option('--fqdn <NAME>', 'a name clients use; the certificate must cover it (repeatable)', collect, [])
+    .option('--password-env <VAR>', 'environment variable that holds the PFX password', 'EXCH_CERT_PFX_PASSWORD')
+    .addOption(new Option('--windows <VERSION>', 'Windows Server version of the Exchange server').choices(WINDOWS_VERSIONS))
+    .addOption(new Option('--exchange <VERSION>', 'Exchange Server version').choices(EXCHANGE_VERSIONS))
+    .option('--services <LIST>', 'services the certificate will be enabled for (default IIS,SMTP,POP,IMAP, as renew)')
+    .option('--json', 'print the inspection as JSON on stdout')
+    .option('--strict', 'fail on warnings too')
+    .action(async (file: string, options: InspectOptions) => {
+      const { inspectCommand } = await import('./commands/inspect.js');
+      exitCode = await inspectCommand(file, options, io, terminal, new Date());
     });
 
   program
