@@ -49,7 +49,6 @@ function skippedHeader(step: PlannedStep): string {
 function renderHeader(plan: Plan): string {
   const width = Math.max(0, ...plan.params.map((param) => param.name.length));
   return lines(
-    '#Requires -Version 5.1',
     `# exch-cert ${plan.tool.version} plan for runbook ${commentText(plan.runbook.name)} (${commentText(plan.runbook.file)})`,
     plan.runbook.description !== undefined && `# ${commentText(plan.runbook.description.trim())}`,
     '#',

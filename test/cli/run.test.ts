@@ -10,9 +10,12 @@ describe('exch-cert renew --dry-run', () => {
   it('prints the whole script on stdout and a summary on stderr', () => {
     const result = runCli([...RENEW, '--dry-run']);
     expect(result.status).toBe(0);
-    expect(result.stdout.startsWith('#Requires -Version 5.1\n')).toBe(true);
+    expect(result.stdout.startsWith('# exch-cert ')).toBe(true);
+    // No #Requires: a PowerShell 4.0 host gets the prologue's own message instead of "cannot be run".
+    expect(result.stdout).not.toContain('#Requires');
     expect(result.stdout).toContain('# [3/11] enable: Enable the certificate for IIS, SMTP, POP, IMAP\n');
-    expect(result.stdout).toContain("ConnectionUri = 'http://EXCH01/PowerShell/'");
+    expect(result.stdout).toContain("ConnectionUri = ('http://' + $fqdn + '/PowerShell/')");
+    expect(result.stdout).toContain("$global:ExchCert = @{ Server = 'EXCH01';");
     expect(result.stderr).toContain('dry run of renew-certificate against EXCH01: 11 step(s), 1 asking for confirmation; nothing was changed');
     expect(result.stdout).not.toContain('dry run of');
   });
@@ -107,13 +110,14 @@ describe('exch-cert plan / run', () => {
 
   it('uses --server as the runbook param server', () => {
     const result = runCli(['plan', 'runbooks/validate-exchange.yaml', '--server', 'MBX02']);
-    expect(result.stdout).toContain("Get-ExchangeCertificate -Server 'MBX02'");
+    expect(result.stdout).toContain("Find-ExchCertCertificate -Server 'MBX02'");
+    expect(result.stdout).toContain("$global:ExchCert = @{ Server = 'MBX02';");
   });
 
   it('shows the module connection with --connect module:PATH', () => {
     const result = runCli(['plan', 'runbooks/validate-exchange.yaml', '--server', 'EXCH01', '--connect', 'module:/sim/ExchCertSimulator.psm1']);
     expect(result.status).toBe(0);
-    expect(result.stdout).toContain("Import-Module -Name '/sim/ExchCertSimulator.psm1'");
+    expect(result.stdout).toContain("$global:ExchCert.ModulePath = '/sim/ExchCertSimulator.psm1'");
   });
 
   it.each([
@@ -125,13 +129,19 @@ describe('exch-cert plan / run', () => {
     [['renew', '--server', 'EXCH01', '--dry-run'], "missing required param 'pfxPath'"],
     [['renew', '--server', 'EXCH01', '--pfx', 'x.pfx', '--fqdn', '*.contoso.com', '--dry-run'], 'expected an FQDN such as mail.contoso.com'],
     [['renew', '--server', 'EXCH01', '--pfx', 'x.pfx', '--fqdn', 'mail.contoso.com', '--services', 'IIS,FTP', '--dry-run'], "has item 'FTP'"],
-    [['renew', '--server', "EX'01;Stop-Computer", '--pfx', 'x.pfx', '--fqdn', 'mail.contoso.com', '--dry-run'], 'expected a server name such as EXCH01'],
+    [['renew', '--server', "EX'01;Stop-Computer", '--pfx', 'x.pfx', '--fqdn', 'mail.contoso.com', '--dry-run'], '--server "EX\'01;Stop-Computer" is not a server name'],
+    [['renew', '--server', 'EXCH01@evil.com', '--pfx', 'x.pfx', '--fqdn', 'mail.contoso.com', '--dry-run'], '--server "EXCH01@evil.com" is not a server name'],
+    [['renew', '--server', 'EXCH01', '--var', 'server=EXCH02', '--pfx', 'x.pfx', '--fqdn', 'mail.contoso.com', '--dry-run'], '--server EXCH01 and --var server=EXCH02 name different servers'],
+    [['run', 'runbooks/validate-exchange.yaml', '--server', 'EXCH01', '--connect', 'local', '--remote-session-module', 'x.psm1', '--dry-run'], '--remote-session-module works only with --connect remote'],
     [['frobnicate'], "unknown command 'frobnicate'"],
     [['lint', '--format', 'xml'], "argument 'xml' is invalid"],
   ])('%j exits 2 with a clear message and no stack trace', (args, message) => {
     const result = runCli(args);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain(message);
+    // Said once, not once per step; and no script is printed.
+    expect(result.stderr.split(message).length - 1).toBe(1);
+    expect(result.stdout).toBe('');
     expect(result.stderr).not.toMatch(STACK_LINE);
     expect(result.stdout).toBe('');
   });

@@ -1,4 +1,3 @@
-#Requires -Version 5.1
 # exch-cert 0.0.0-test plan for runbook catalog (test.yaml)
 #
 # This is the script exch-cert runs. `exch-cert run` sends the prologue, each

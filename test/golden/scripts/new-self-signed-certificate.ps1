@@ -1,4 +1,3 @@
-#Requires -Version 5.1
 # exch-cert 0.0.0-test plan for runbook new-self-signed-certificate (test.yaml)
 # Create an Exchange self-signed certificate for the server (the seed's optional step), for example to renew the certificate of the Exchange Back End site (port 444). With bindBackEnd it is bound to Exchange Back End *:444 and IIS is restarted.
 #

@@ -1,4 +1,3 @@
-#Requires -Version 5.1
 # exch-cert 0.0.0-test plan for runbook renew-certificate (test.yaml)
 # Renew the TLS certificate of an Exchange Mailbox (Client Access) server: import the new PFX, enable it, point POP/IMAP at the FQDN, restart what must pick it up, check service health, then back up and remove the old certificate. The new certificate is live before the old one goes.
 #

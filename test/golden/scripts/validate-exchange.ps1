@@ -1,4 +1,3 @@
-#Requires -Version 5.1
 # exch-cert 0.0.0-test plan for runbook validate-exchange (test.yaml)
 # Read-only checks before and after a maintenance window: which certificates the Default Web Site (443) and the Exchange Back End (444) serve, and whether every required Exchange service runs. Changes nothing.
 #
