@@ -3,12 +3,14 @@ import type { Diagnostic } from './diagnostics.js';
 /** Process exit codes; the contract documented in `--help` and the README. */
 export const ExitCode = {
   ok: 0,
-  /** lint found errors (or warnings with --strict), or a step failed. */
+  /** lint found errors (or warnings with --strict), or a step failed and the server is as before (or the rollback restored it). */
   failed: 1,
   /** usage error, or an invalid runbook or input. */
   usage: 2,
   /** PowerShell could not start, or the connection failed. */
   environment: 3,
+  /** a step failed and the server is left changed: a rollback step failed, or there was none to undo what changed. */
+  leftChanged: 4,
   /** a confirmation was required but not given. */
   confirmationRequired: 5,
   /** a bug in exch-cert: the message says so and shows the stack. */

@@ -1,3 +1,6 @@
+/** How a confirmation was answered; `interrupted` is Ctrl-C (or a signal) at the prompt. */
+export type ConfirmationAnswer = 'yes' | 'no' | 'assumed-yes' | 'interrupted';
+
 /** Final status of one step. */
 export type StepStatus = 'ok' | 'changed' | 'skipped' | 'failed' | 'timed_out';
 
@@ -30,7 +33,7 @@ export type RunEvent =
       readonly steps: readonly string[];
       readonly resumedFrom?: string;
     }
-  | { readonly type: 'session-started'; readonly executable: string; readonly edition: string; readonly version: string; readonly restart: boolean }
+  | { readonly type: 'session-started'; readonly executable: string; readonly edition: string; readonly version: string; readonly pid: number; readonly restart: boolean }
   | { readonly type: 'step-started'; readonly stepId: string; readonly phase: 'steps' | 'onFailure'; readonly position: number; readonly total: number; readonly title: string; readonly attempt: number }
   | {
       readonly type: 'step-finished';
@@ -52,7 +55,7 @@ export type RunEvent =
       readonly continued?: boolean;
     }
   | { readonly type: 'step-retrying'; readonly stepId: string; readonly attempt: number; readonly delayMs: number; readonly error: StepError }
-  | { readonly type: 'confirmation'; readonly stepId: string; readonly answer: 'yes' | 'no' | 'assumed-yes' }
+  | { readonly type: 'confirmation'; readonly stepId: string; readonly answer: ConfirmationAnswer }
   | { readonly type: 'interrupt'; readonly stage: 'stop-after-step' | 'abort-step'; readonly stepId?: string }
   | { readonly type: 'rollback-started'; readonly failedStepId: string; readonly steps: readonly string[] }
   | {
@@ -62,6 +65,8 @@ export type RunEvent =
       readonly durationMs: number;
       readonly message: string;
       readonly counts: Readonly<Record<StepStatus, number>>;
+      /** The run failed and what it changed on the server is still changed (exit 4). */
+      readonly serverLeftChanged: boolean;
     };
 
 /** Something that consumes events (journal, reporter). */

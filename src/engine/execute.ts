@@ -2,7 +2,7 @@ import type { Plan, PlannedStep } from '../plan/compile.js';
 import { psLiteral, psString } from '../powershell/quote.js';
 import type { InvokeOutcome, PowerShellSession, SessionFactory } from '../powershell/session.js';
 import { ExitCode, UserError, type ExitCodeValue } from '../errors.js';
-import type { EventSink, RunEvent, RunOutcome, StepError, StepStatus } from './events.js';
+import type { ConfirmationAnswer, EventSink, RunEvent, RunOutcome, StepError, StepStatus } from './events.js';
 import { planFingerprint, type ResumeState } from './journal.js';
 import type { Masker } from './mask.js';
 
@@ -29,7 +29,7 @@ export interface ExecuteOptions {
   readonly sink: EventSink;
   readonly masker: Masker;
   /** Asks the operator before a step that needs confirmation; the CLI decides how (prompt or --yes). */
-  confirm(step: PlannedStep): Promise<'yes' | 'no' | 'assumed-yes'>;
+  confirm(step: PlannedStep): Promise<ConfirmationAnswer>;
   readonly interrupt: Interrupt;
   readonly clock: Clock;
   /** An earlier run of the same plan whose finished steps are skipped. */
@@ -129,14 +129,18 @@ class Run {
         const answer = await this.options.confirm(step);
         this.emit({ type: 'confirmation', stepId: step.id, answer });
         if (answer === 'no') return this.finish('declined', `step ${step.id} was not confirmed; it and the steps after it did not run${this.changedSummary()}`);
+        if (answer === 'interrupted') return this.finish('interrupted', `stopped at the confirmation of step ${step.id}; it and the steps after it did not run${this.changedSummary()}${this.resumeHint()}`);
       }
       const status = await this.runStep(step);
       if (this.options.interrupt.abortSignal.aborted) {
         return this.finish('interrupted', `step ${step.id} was aborted by Ctrl-C and may be half done${this.changedSummary()}${this.resumeHint()}`);
       }
       if ((status === 'failed' || status === 'timed_out') && !step.continueOnError) {
+        const changed = this.serverChanged();
         const rollback = await this.rollback(step);
-        return this.finish('failed', `step ${step.id} ${status === 'timed_out' ? 'timed out' : 'failed'}${rollback}${this.changedSummary()}`);
+        const leftChanged = changed && !rollback.restored;
+        const message = `step ${step.id} ${status === 'timed_out' ? 'timed out' : 'failed'}${rollback.summary}${this.changedSummary()}${leftChanged ? '. The server is left changed' : ''}`;
+        return this.finish('failed', message, leftChanged);
       }
     }
     if (interrupt.stopRequested) {
@@ -217,16 +221,20 @@ class Run {
     }
   }
 
-  /** Runs the onFailure steps after `failed`; returns a sentence for the summary. */
-  private async rollback(failed: PlannedStep): Promise<string> {
+  /**
+   * Runs the onFailure steps after `failed`. Returns a sentence for the summary, and whether they
+   * could have restored the server: there were some, and none of them failed.
+   */
+  private async rollback(failed: PlannedStep): Promise<{ summary: string; restored: boolean }> {
     const steps = this.options.plan.onFailure;
-    if (steps.length === 0) return '';
+    if (steps.length === 0) return { summary: '; there are no onFailure steps', restored: false };
     this.emit({ type: 'rollback-started', failedStepId: failed.id, steps: steps.map((step) => step.id) });
-    let good = 0;
+    const tally = { succeeded: 0, failed: 0, skipped: 0 };
     for (const step of steps) {
       if (this.options.interrupt.abortSignal.aborted) break;
       if (step.skipped) {
         this.record(step, 'skipped', 0, 0, { reason: step.skipped });
+        tally.skipped++;
         continue;
       }
       let status: StepStatus;
@@ -234,12 +242,24 @@ class Run {
         status = await this.runStep(step);
       } catch (error) {
         if (!(error instanceof SessionFailure)) throw error;
-        this.record(step, 'failed', 1, 0, { error: { message: this.options.masker.mask(`PowerShell could not be restarted: ${error.message}`) } });
-        return `; the onFailure steps could not run (PowerShell could not be restarted)`;
+        this.record(step, 'failed', 1, 0, { error: { message: `PowerShell could not be restarted: ${error.message}` } });
+        return { summary: '; the onFailure steps could not run (PowerShell could not be restarted)', restored: false };
       }
-      if (status !== 'failed' && status !== 'timed_out') good++;
+      if (status === 'failed' || status === 'timed_out') tally.failed++;
+      else if (status === 'skipped') tally.skipped++;
+      else tally.succeeded++;
     }
-    return `; onFailure: ${good} of ${steps.length} step(s) succeeded`;
+    const ran = tally.succeeded + tally.failed + tally.skipped;
+    const others = [tally.failed > 0 && `${tally.failed} failed`, tally.skipped > 0 && `${tally.skipped} skipped`, ran < steps.length && `${steps.length - ran} not run`].filter(Boolean);
+    return {
+      summary: `; onFailure: ${tally.succeeded} of ${steps.length} step(s) succeeded${others.length > 0 ? `, ${others.join(', ')}` : ''}`,
+      restored: tally.failed === 0 && ran === steps.length,
+    };
+  }
+
+  /** Whether a main step changed the server, or may have (a changing step that failed). */
+  private serverChanged(): boolean {
+    return this.results.some((result) => result.phase === 'steps' && result.changedServer);
   }
 
   /** The live session, starting (or restarting after a timeout or crash) as needed: shell, prologue, earlier outputs. */
@@ -255,7 +275,7 @@ class Run {
       throw new SessionFailure(this.options.masker.mask(`${error instanceof Error ? error.message : String(error)}${hint}`));
     }
     this.session = session;
-    this.emit({ type: 'session-started', executable: session.info.executable, edition: session.info.edition, version: session.info.version, restart });
+    this.emit({ type: 'session-started', executable: session.info.executable, edition: session.info.edition, version: session.info.version, pid: session.info.pid, restart });
     await this.invokeSetup(session, this.options.plan.prologue, 'connecting (prologue)');
     const restore = restoreOutputsScript(this.outputs);
     if (restore !== '') await this.invokeSetup(session, restore, 'restoring earlier step outputs');
@@ -321,17 +341,51 @@ class Run {
     return `. Resume with --resume ${this.options.runId}`;
   }
 
-  private finish(outcome: RunOutcome, message: string): RunResult {
-    const exitCode = EXIT_CODES[outcome];
+  /** Ends the run. `message` is exch-cert's own sentence; what it quotes from PowerShell was masked at the source. */
+  private finish(outcome: RunOutcome, message: string, serverLeftChanged = false): RunResult {
+    const exitCode = serverLeftChanged ? ExitCode.leftChanged : EXIT_CODES[outcome];
     const counts: Record<StepStatus, number> = { ok: 0, changed: 0, skipped: 0, failed: 0, timed_out: 0 };
     for (const result of this.results) counts[result.status]++;
-    const masked = this.options.masker.mask(message);
-    this.emit({ type: 'run-finished', outcome, exitCode, durationMs: this.options.clock.now() - this.started, message: masked, counts });
-    return { outcome, exitCode, message: masked, steps: this.results };
+    this.emit({ type: 'run-finished', outcome, exitCode, durationMs: this.options.clock.now() - this.started, message, counts, serverLeftChanged });
+    return { outcome, exitCode, message, steps: this.results };
   }
 
   private emit(event: RunEvent): void {
-    this.options.sink.emit(this.options.masker.maskValue(event));
+    this.options.sink.emit(maskEvent(event, this.options.masker));
+  }
+}
+
+/**
+ * Masks by value only what came from PowerShell or from the runbook (logs, errors, outputs,
+ * titles, param values): a secret as short as one letter must not turn exch-cert's own event types,
+ * ids and words into asterisks.
+ */
+function maskEvent(event: RunEvent, masker: Masker): RunEvent {
+  const mask = (text: string): string => masker.mask(text);
+  const maskError = (error: StepError): StepError => ({
+    ...error,
+    message: mask(error.message),
+    ...(error.category !== undefined ? { category: mask(error.category) } : {}),
+    ...(error.fullyQualifiedErrorId !== undefined ? { fullyQualifiedErrorId: mask(error.fullyQualifiedErrorId) } : {}),
+  });
+  switch (event.type) {
+    case 'run-started':
+      return { ...event, params: masker.maskValue(event.params) };
+    case 'step-started':
+      return { ...event, title: mask(event.title) };
+    case 'step-retrying':
+      return { ...event, error: maskError(event.error) };
+    case 'step-finished':
+      return {
+        ...event,
+        title: mask(event.title),
+        outputs: masker.maskValue(event.outputs),
+        ...(event.error ? { error: maskError(event.error) } : {}),
+        ...(event.log !== undefined ? { log: mask(event.log) } : {}),
+        ...(event.reason !== undefined ? { reason: mask(event.reason) } : {}),
+      };
+    default:
+      return event;
   }
 }
 

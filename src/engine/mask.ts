@@ -40,6 +40,9 @@ export class Masker {
   }
 }
 
+/** Secrets shorter than this match ordinary text too often for masking by value to protect them. */
+export const MIN_MASKABLE_LENGTH = 8;
+
 /** Very short fragments (a line "a" of a multi-line secret) would mask ordinary text; they are left alone. */
 const MIN_FORM_LENGTH = 4;
 

@@ -118,14 +118,36 @@ export function wrapBlock(script: string, nonce: string): string {
 }
 
 /**
+ * A shell must never outlive exch-cert: an orphan would finish its step and save stale state over
+ * what a resumed run did. A second runspace (its own thread) watches the parent process whose id
+ * arrives in EXCH_CERT_PARENT_PID, and kills this shell at once when that parent is gone: exited,
+ * its pid reused (another start time), or (Linux) this shell re-parented. Nothing runs after that.
+ */
+const PARENT_WATCHER = [
+  "$exchCertParent = [int][Environment]::GetEnvironmentVariable('EXCH_CERT_PARENT_PID')",
+  "[Environment]::SetEnvironmentVariable('EXCH_CERT_PARENT_PID', $null)",
+  'if ($exchCertParent -gt 0) { $exchCertWatcher = [PowerShell]::Create(); $null = $exchCertWatcher.AddScript({ param($parentId) ' +
+    '$self = [Diagnostics.Process]::GetCurrentProcess(); ' +
+    "$stat = '/proc/self/stat'; " +
+    "$ppid = { if ([IO.File]::Exists($stat)) { $t = [IO.File]::ReadAllText($stat); [int]($t.Substring($t.LastIndexOf(')') + 2).Split(' ')[1]) } else { 0 } }; " +
+    '$first = & $ppid; ' +
+    'try { $started = [Diagnostics.Process]::GetProcessById($parentId).StartTime } catch { $started = $null }; ' +
+    'while ($true) { $gone = ($null -eq $started) -or ($first -ne 0 -and (& $ppid) -ne $first); ' +
+    'if (-not $gone) { try { $p = [Diagnostics.Process]::GetProcessById($parentId); $gone = $p.HasExited -or $p.StartTime -ne $started } catch { $gone = $true } }; ' +
+    'if ($gone) { try { $self.Kill($true) } catch { $self.Kill() } }; ' +
+    '[Threading.Thread]::Sleep(200) } }).AddArgument($exchCertParent); $null = $exchCertWatcher.BeginInvoke() }',
+].join('; ');
+
+/**
  * The first command a new shell gets: quiet progress bars (they would garble
- * stdout), UTF-8 console output where the host allows it, and the edition and
- * version between the markers, as `<<NONCE Core 7.6.9 NONCE>>`.
+ * stdout), the parent watcher, UTF-8 console output where the host allows it,
+ * and the edition and version between the markers, as `<<NONCE Core 7.6.9 NONCE>>`.
  */
 export function handshakeCommand(nonce: string): string {
   assertNonce(nonce);
   return [
     "$global:ProgressPreference = 'SilentlyContinue'",
+    PARENT_WATCHER,
     WRAPPER_FUNCTION,
     // Without a BOM: [Text.Encoding]::UTF8 would let 5.1 start the next output with one. Redirected 5.1 hosts may refuse the setter.
     'try { [Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false } catch { }',

@@ -16,7 +16,8 @@
  *   output (which prints every command under DEBUG=*) is switched off.
  */
 import { ChildProcess, execFile } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter as PATH_LIST_SEPARATOR, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
@@ -69,7 +70,8 @@ function spawnShell(executable: string, startOptions: StartOptions, mask: (text:
       executable,
       // node-powershell adds -NoLogo before and -NoExit -Command - after these.
       executableOptions: { '-NoProfile': true, '-NonInteractive': true },
-      spawnOptions: { env: childEnvironment(process.env, startOptions.env), windowsHide: true },
+      // The shell watches this process and ends itself when it is gone (envelope.ts, PARENT_WATCHER).
+      spawnOptions: { env: { ...childEnvironment(process.env, startOptions.env), EXCH_CERT_PARENT_PID: String(process.pid) }, windowsHide: true },
       inputEncoding: 'utf8',
       outputEncoding: 'utf8',
       // The envelope decides success; stderr output is not an error.
@@ -179,6 +181,22 @@ class ShellProcess {
     return first === 'ended' ? { kind: first, reason: this.deathReason ?? 'stopped', ...output } : { kind: first, ...output };
   }
 
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  /**
+   * Asks the shell to exit (its stdin ends, as after `exit`), so that .NET removes its own files in
+   * the temporary folder; kills it when it has not gone within `graceMs`.
+   */
+  async close(reason: string, graceMs: number): Promise<void> {
+    if (this.deathReason === undefined && this.exitDescription === undefined) {
+      this.shell.streams.stdin.end('exit\n');
+      await within(this.closed, graceMs);
+    }
+    await this.kill(reason);
+  }
+
   /** Kills the process tree (once) and waits, within reason, for the process to close. Resolves even if it is long gone. */
   kill(reason: string): Promise<void> {
     this.deathReason ??= reason;
@@ -192,6 +210,7 @@ class ShellProcess {
     if (this.child.pid !== undefined) await killTree(this.child.pid);
     this.child.kill('SIGKILL');
     await within(this.closed, EXIT_GRACE_MS);
+    if (this.child.pid !== undefined) removeRuntimeFiles(this.child.pid);
   }
 
   /** The process went away by itself: wait for the rest of its output, record how it ended, make sure it is gone. */
@@ -296,7 +315,7 @@ async function handshake(shellProcess: ShellProcess, executable: string, timeout
   const nonce = newNonce();
   const exchange = await shellProcess.exchange(handshakeCommand(nonce), nonce, { timeoutMs });
   const answer = exchange.kind === 'answered' ? parseHandshake(exchange.stdout, nonce) : undefined;
-  if (answer && Number.parseInt(answer.version, 10) >= 5) return { executable, ...answer };
+  if (answer && Number.parseInt(answer.version, 10) >= 5) return { executable, ...answer, pid: shellProcess.pid };
   await shellProcess.kill('failed the handshake');
   if (answer) {
     throw new EnvironmentError(
@@ -374,9 +393,9 @@ class NodePowerShellSession implements PowerShellSession {
     return { kind: 'crashed', reason: this.mask(`the block ended without a result (${parsed.problem})`), log, durationMs };
   }
 
-  /** Kills the shell and its children. Safe to call twice, and after the shell died. */
+  /** Ends the shell (politely first) and its children. Safe to call twice, and after the shell died. */
   async dispose(): Promise<void> {
-    await this.shellProcess.kill('was disposed');
+    await this.shellProcess.close('was disposed', EXIT_GRACE_MS);
   }
 }
 
@@ -469,6 +488,29 @@ export function childEnvironment(parent: NodeJS.ProcessEnv, extra: Readonly<Reco
 }
 
 /* ---- killing the process tree ---- */
+
+/**
+ * What the .NET runtime of a killed shell leaves in the temporary folder, named with its pid
+ * (diagnostics sockets, debugger pipes, PowerShell's host pipe); a shell that exits removes them.
+ */
+function removeRuntimeFiles(pid: number): void {
+  const folder = tmpdir();
+  const mine = new RegExp(`^(?:CoreFxPipe_PSHost\\.[^.]+\\.${pid}\\.|clr-debug-pipe-${pid}-|dotnet-diagnostic-${pid}-)`);
+  let names: string[];
+  try {
+    names = readdirSync(folder);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!mine.test(name)) continue;
+    try {
+      rmSync(join(folder, name), { force: true });
+    } catch {
+      // Someone else's to clean, or already gone.
+    }
+  }
+}
 
 const execFileAsync = promisify(execFile);
 

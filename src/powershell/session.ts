@@ -47,6 +47,8 @@ export interface ShellInfo {
   /** 'Desktop' is Windows PowerShell 5.1; 'Core' is PowerShell 7. */
   readonly edition: string;
   readonly version: string;
+  /** The process id of the shell (0 when unknown). */
+  readonly pid: number;
 }
 
 /** One long-lived PowerShell process. Blocks run one at a time, in one runspace, so state carries over. */

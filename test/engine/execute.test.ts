@@ -285,4 +285,51 @@ describe('executePlan', () => {
     // The onFailure step still runs, in a fresh shell.
     expect(h.sessions.steps()).toEqual(['1:find', '2:undo']);
   });
+
+  it('exits 4 when a rollback step fails, and counts skipped rollback steps as skipped', async () => {
+    const plan = await planFromText(RUNBOOK.replace(/onFailure:[\s\S]*$/, `onFailure:
+  - id: rebind
+    action: bind-iis-certificate
+    with: { server: '\${{ params.server }}', site: Default Web Site, port: 443, thumbprint: '\${{ steps.find.outputs.thumbprint }}' }
+  - id: undo
+    action: iis-reset
+    when: \${{ steps.rebind.outputs.changed }}
+    with: { server: '\${{ params.server }}' }
+`), { server: 'EXCH01' });
+    const h = await harness((block) => (block.stepId === 'backup' || block.stepId === 'rebind' ? thrown('AddSslCertificate failed') : block.stepId === 'undo' ? stepDone(block, {}, 'skipped') : happy(block, undefined)));
+    const result = await h.run({ plan });
+    expect(result.exitCode).toBe(ExitCode.leftChanged);
+    expect(result.message).toBe('step backup failed; onFailure: 0 of 2 step(s) succeeded, 1 failed, 1 skipped. Steps that changed the server: find, import, health. The server is left changed');
+    expect(h.events.at(-1)).toMatchObject({ type: 'run-finished', outcome: 'failed', exitCode: 4 });
+  });
+
+  it('exits 4 when a step fails after others changed the server and there is no rollback', async () => {
+    const plan = await planFromText(RUNBOOK.replace(/onFailure:[\s\S]*$/, ''), { server: 'EXCH01' });
+    const h = await harness((block) => (block.stepId === 'backup' ? thrown('export failed') : happy(block, undefined)));
+    const result = await h.run({ plan });
+    expect(result.exitCode).toBe(ExitCode.leftChanged);
+    expect(result.message).toContain('there are no onFailure steps');
+  });
+
+  it('exits 1, not 4, when the failed step changed nothing and nothing before it did', async () => {
+    const h = await harness((block) => (block.stepId === 'find' ? thrown('no binding') : happy(block, undefined)));
+    const result = await h.run();
+    expect(result.exitCode).toBe(ExitCode.failed);
+  });
+
+  it('exits 130 when Ctrl-C answers the confirmation prompt', async () => {
+    const h = await harness(happy);
+    const result = await h.run({ confirm: (step) => Promise.resolve(step.id === 'remove' ? 'interrupted' : 'yes') });
+    expect(result.exitCode).toBe(ExitCode.interrupted);
+    expect(h.sessions.steps()).not.toContain('1:remove');
+  });
+
+  it("never masks exch-cert's own words, even for a one-letter secret", async () => {
+    const h = await harness((block) => (block.stepId === 'backup' ? thrown('bad password e here') : happy(block, undefined)));
+    const result = await h.run({ masker: new Masker(['e']) });
+    for (const event of h.events) expect(event.type).not.toContain('*');
+    expect(h.events[0]).toMatchObject({ type: 'run-started', runId: 'run-1', runbook: 'engine-test' });
+    expect(result.message).toMatch(/^step backup failed; onFailure: 1 of 1 step\(s\) succeeded\. Steps that changed the server: find, import, health$/);
+    expect(h.events.find((event) => event.type === 'step-finished' && event.stepId === 'backup')).toMatchObject({ error: { message: 'bad password *** h***r***' } });
+  });
 });

@@ -29,6 +29,9 @@ describe('Masker', () => {
   it('never lets a secret through, whatever surrounds it (property)', () => {
     fc.assert(
       fc.property(fc.string({ minLength: 1, maxLength: 40 }), fc.string(), fc.string(), (value, before, after) => {
+        // A secret that is part of the mask itself ('*') cannot be told apart from it; exch-cert warns
+        // about secrets that short (live-run.ts) instead.
+        fc.pre(!MASK.includes(value));
         const masked = new Masker([value]).mask(before + value + after);
         expect(masked.includes(value)).toBe(false);
       }),

@@ -26,7 +26,7 @@ export class FakeSessions implements SessionFactory {
     const sent = this.sent;
     const behaviour = this.behaviour;
     return Promise.resolve({
-      info: { executable: 'fake-pwsh', edition: 'Core', version: '7.6.9' },
+      info: { executable: 'fake-pwsh', edition: 'Core', version: '7.6.9', pid: 40000 + number },
       get dead() {
         return dead;
       },

@@ -7,7 +7,7 @@
  * reaches Exchange; two files, so the two ways run in parallel. CI installs pwsh and
  * openssh-server (.ci/run), so both run there.
  */
-import { cpSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,6 +65,16 @@ function journalOf(dir: string): Array<Record<string, unknown>> {
     .trim()
     .split('\n')
     .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** Whether a process with this pid exists (signal 0 only asks). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function statuses(journal: Array<Record<string, unknown>>): string[] {
@@ -272,6 +282,53 @@ describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => 
       expect(Date.now() - started).toBeLessThan(20_000);
       expect(run.stderr).toContain('step health was aborted by Ctrl-C and may be half done');
       expect(statuses(journalOf(ws.dir))).toEqual(['front-end:ok', 'back-end:ok', 'health:failed']);
+    });
+
+    it('kill -9 of exch-cert: its PowerShell exits at once and changes nothing afterwards', async () => {
+      const ws = workspace([{ command: 'Set-PopSettings', action: 'hang', seconds: 6 }]);
+      const runbook = join(ws.dir, 'pop.yaml');
+      writeFileSync(
+        runbook,
+        [
+          'version: 1',
+          'name: pop-name',
+          'params:',
+          '  server: { type: string, required: true }',
+          'steps:',
+          '  - id: name',
+          '    action: set-pop-imap-certificate-name',
+          "    with: { server: '${{ params.server }}', name: imap.contoso.com, protocols: [POP] }",
+          '  - id: restart',
+          '    action: restart-services',
+          "    with: { server: '${{ params.server }}', services: [MSExchangePop3, MSExchangePOP3BE] }",
+          '  - id: health',
+          '    action: test-service-health',
+          "    with: { server: '${{ params.server }}' }",
+          '',
+        ].join('\n'),
+      );
+      const run = new CliProcess(runArgs(ws, runbook, ...shell()), { env: env(), cwd: ws.dir });
+      await run.waitFor(/\[1\/3\] name/);
+      const shellPid = Number(journalOf(ws.dir).find((event) => event['type'] === 'session-started')?.['pid']);
+      expect(shellPid).toBeGreaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      run.signal('SIGKILL');
+      await run.exited;
+      const gone = Date.now();
+      while (isAlive(shellPid) && Date.now() - gone < 3000) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(isAlive(shellPid)).toBe(false);
+      // The hang ends 6 s after it began; an orphaned shell would then set the name and save.
+      await new Promise((resolve) => setTimeout(resolve, 7000));
+      expect(readState(ws.state).pop.x509CertificateName).toBe(FQDN);
+    });
+
+    it('leaves nothing behind in the temporary folder when it ends', () => {
+      const ws = workspace();
+      const tmp = join(ws.dir, 'tmp');
+      mkdirSync(tmp);
+      const result = runCli(runArgs(ws, join(repoRoot, 'runbooks', 'validate-exchange.yaml'), ...shell()), { env: env({ TMPDIR: tmp }), cwd: ws.dir });
+      expect(result.status, result.stderr).toBe(0);
+      expect(readdirSync(tmp).filter((name) => /^(CoreFxPipe_|clr-debug-pipe-|dotnet-diagnostic-)/.test(name))).toEqual([]);
     });
 
     it('asks before the destructive step on a terminal; "n" stops the run with exit 5 and removes nothing', async () => {
