@@ -125,7 +125,7 @@ export function wrapBlock(script: string, nonce: string): string {
  */
 const PARENT_WATCHER = [
   "$exchCertParent = [int][Environment]::GetEnvironmentVariable('EXCH_CERT_PARENT_PID')",
-  "[Environment]::SetEnvironmentVariable('EXCH_CERT_PARENT_PID', $null)",
+  "[Environment]::SetEnvironmentVariable('EXCH_CERT_PARENT_PID', [NullString]::Value)",
   'if ($exchCertParent -gt 0) { $exchCertWatcher = [PowerShell]::Create(); $null = $exchCertWatcher.AddScript({ param($parentId) ' +
     '$self = [Diagnostics.Process]::GetCurrentProcess(); ' +
     "$stat = '/proc/self/stat'; " +

@@ -101,10 +101,11 @@ describe.skipIf(!pwsh)('node-powershell adapter (real pwsh)', { timeout: 60_000 
             "$plain = [Net.NetworkCredential]::new('', $global:ExchCert.Secrets['pfxPassword']).Password",
             "Set-ExchCertOutput -Name 'matches' -Value ($plain -eq " + psString(SECRET) + ')',
             "Set-ExchCertOutput -Name 'left' -Value ([string]$env:EXCHCERT_S1)",
+            "Set-ExchCertOutput -Name 'exists' -Value (Test-Path -LiteralPath 'Env:EXCHCERT_S1')",
           ]),
         ),
       );
-      expect(outcome.envelope).toMatchObject({ ok: true, step: { outputs: { matches: true, left: '' } } });
+      expect(outcome.envelope).toMatchObject({ ok: true, step: { outputs: { matches: true, left: '', exists: false } } });
     });
 
     it('runs the epilogue', async () => {
@@ -164,7 +165,8 @@ describe.skipIf(!pwsh)('node-powershell adapter (real pwsh)', { timeout: 60_000 
     const { names, visible } = outcome.envelope.step.outputs as { names: string[]; visible: string };
     expect(visible).toBe('visible');
     expect(names).not.toContain('EXCHCERT_TEST_CANARY');
-    const allowed = /^(PATH|HOME|USERPROFILE|TEMP|TMP|TMPDIR|SYSTEMROOT|WINDIR|COMSPEC|PATHEXT|LANG|LC_ALL|PSMODULEPATH|APPDATA|LOCALAPPDATA|PROGRAMFILES|PROGRAMDATA|COMPUTERNAME|USERNAME|USERDOMAIN|NUMBER_OF_PROCESSORS|PROCESSOR_ARCHITECTURE|TERM|DOTNET_\w+|POWERSHELL_\w+|EXCHCERT_VISIBLE|EXCHCERT_S1)$/i;
+    // EXCHCERT_S1 was read by the prologue, which removes it; EXCH_CERT_PARENT_PID by the handshake.
+    const allowed = /^(PATH|HOME|USERPROFILE|TEMP|TMP|TMPDIR|SYSTEMROOT|WINDIR|COMSPEC|PATHEXT|LANG|LC_ALL|PSMODULEPATH|APPDATA|LOCALAPPDATA|PROGRAMFILES|PROGRAMDATA|COMPUTERNAME|USERNAME|USERDOMAIN|NUMBER_OF_PROCESSORS|PROCESSOR_ARCHITECTURE|TERM|DOTNET_\w+|POWERSHELL_\w+|EXCHCERT_VISIBLE)$/i;
     expect(names.filter((name) => !allowed.test(name))).toEqual([]);
   });
 

@@ -42,7 +42,7 @@ describe.skipIf(process.platform === 'win32')('node-powershell adapter (fake she
   describe('start', () => {
     it('answers the handshake with the edition and version the shell reports', async () => {
       const session = await start();
-      expect(session.info).toEqual({ executable: fake.path, edition: 'Core', version: '7.99.0-fake' });
+      expect(session.info).toEqual({ executable: fake.path, edition: 'Core', version: '7.99.0-fake', pid: expect.any(Number) });
       expect(session.dead).toBe(false);
     });
 

@@ -89,7 +89,8 @@ function global:Read-ExchCertSecret {
     if ([string]::IsNullOrEmpty($value)) {
         throw ('exch-cert: secret ' + $Name + ' is not set: put it in the environment variable ' + $Variable)
     }
-    [Environment]::SetEnvironmentVariable($Variable, $null)
+    # [NullString]: PowerShell would pass $null to .NET as '', which leaves the variable there, empty.
+    [Environment]::SetEnvironmentVariable($Variable, [NullString]::Value)
     return (New-Object -TypeName System.Net.NetworkCredential -ArgumentList @('', $value)).SecurePassword
 }
 
