@@ -63,7 +63,8 @@ export const connectTls: Connect = (endpoint, options) =>
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      for (const socket of sockets) socket.destroy();
+      // The TLS socket owns the plain one's handle: destroying the plain one first crashes Node (SIGSEGV in 20.x).
+      for (const socket of sockets.reverse()) socket.destroy();
       if ('handshake' in outcome) resolve(outcome.handshake);
       else reject(toUnreachable(outcome.error));
     };
@@ -117,8 +118,11 @@ function describeHandshake(socket: TLSSocket): Handshake {
 /*
  * Node builds the chain from what the server sent and, where that ends short
  * of a root, continues from the trust store. So the server sent every
- * certificate up to the first one that is a root or in the store; a chain
- * that ends below a root is missing its issuer. An intermediate that this
+ * certificate up to the first one that is a root or in the store. A chain
+ * that ends below a root without reaching the store is missing an issuer:
+ * when that is the leaf's, the server sent nothing above its leaf; above an
+ * intermediate it sent, the missing one is most likely a root this machine
+ * does not trust, which the trust error reports. An intermediate that this
  * machine's store holds counts as present.
  */
 function intermediatesSent(chain: readonly DetailedPeerCertificate[]): boolean {
@@ -126,7 +130,7 @@ function intermediatesSent(chain: readonly DetailedPeerCertificate[]): boolean {
     const cert = chain[i];
     if (cert?.issuerCertificate === cert) return true;
     const issuer = chain[i + 1];
-    if (!issuer) return false;
+    if (!issuer) return i > 0;
     if (trustAnchors().has(issuer.raw.toString('base64'))) return true;
   }
   return false;

@@ -23,7 +23,6 @@ class LineReader {
   private failure: Error | undefined;
 
   constructor(private readonly socket: Socket) {
-    socket.setEncoding('latin1');
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
@@ -50,8 +49,8 @@ class LineReader {
     if (this.buffer !== '') throw new ProtocolError('the server sent data after agreeing to start TLS');
   }
 
-  private readonly onData = (chunk: string): void => {
-    this.buffer += chunk;
+  private readonly onData = (chunk: Buffer): void => {
+    this.buffer += chunk.toString('latin1');
     if (this.buffer.length > MAX_LINE && !this.buffer.slice(0, MAX_LINE).includes('\n')) this.failure ??= new ProtocolError(`the server sent a line longer than ${MAX_LINE} bytes`);
     this.deliver();
   };

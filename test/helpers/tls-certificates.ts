@@ -95,7 +95,7 @@ export function issueLeaf(pki: TestPki, options: LeafOptions): TestLeaf {
     openssl(['genpkey', '-algorithm', options.keyType.toUpperCase(), ...(options.keyType === 'ec' ? ['-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-pkeyopt', 'rsa_keygen_bits:2048']), '-out', key], pki.dir);
   }
   const commonName = options.commonName ?? options.names[0] ?? 'unnamed';
-  openssl(['req', '-new', '-key', key, '-subj', `/CN=${commonName}`, '-out', `${id}.csr`], pki.dir);
+  openssl(['req', '-new', '-utf8', '-key', key, '-subj', `/CN=${commonName}`, '-out', `${id}.csr`], pki.dir);
   const san = options.names.map((name) => (/^[\d.]+$|:/.test(name) ? `IP:${name}` : `DNS:${name}`)).join(',');
   openssl(
     ['ca', '-batch', '-config', 'ca.cnf', '-cert', 'intermediate.pem', '-keyfile', 'intermediate.key', '-extensions', 'leaf', '-notext', '-startdate', asn1Time(notBefore), '-enddate', asn1Time(notAfter), '-in', `${id}.csr`, '-out', `${id}.pem`],
