@@ -1,4 +1,4 @@
-import { escapeUntrusted } from './untrusted-text.js';
+import { escapeControls } from './untrusted-text.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -115,9 +115,9 @@ function describe(judgment: Judgment): string {
   return `${label} expires ${date(judgment.notAfter)} (${judgment.daysLeft} ${judgment.daysLeft === 1 ? 'day' : 'days'}${mark})`;
 }
 
-/** One line, no control characters, and no `|`, which would start the performance data. */
+/** One line, no control characters, and no `|`, which would start the performance data. Messages come escaped already; this is the last guard. */
 function lineText(text: string): string {
-  return escapeUntrusted(text).replace(/\|/g, '\\u007c');
+  return escapeControls(text).replace(/\|/g, '\\u007c');
 }
 
 const date = (value: Date): string => value.toISOString().slice(0, 10);

@@ -1,4 +1,4 @@
-import { connectTls } from '../../tls/connect.js';
+import { connectTls, type Connect } from '../../tls/connect.js';
 import { parseTarget } from '../../tls/endpoint.js';
 import { formatPluginFailure, formatPluginOutput, judgeExpiry, MONITORING_EXIT_CODES, overallState, type FixedThresholds, type Judgment } from '../../tls/expiry.js';
 import { toSafeJson } from '../../tls/format.js';
@@ -21,7 +21,7 @@ class PluginInputError extends Error {}
  * performance data (or JSON), exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
  * Whatever goes wrong, including a bug, ends as UNKNOWN without a stack trace.
  */
-export async function statusCommand(targets: readonly string[], options: StatusOptions, io: CliIo): Promise<number> {
+export async function statusCommand(targets: readonly string[], options: StatusOptions, io: CliIo, connect: Connect = connectTls): Promise<number> {
   try {
     const endpoints = targets.map((target) => {
       try {
@@ -36,7 +36,7 @@ export async function statusCommand(targets: readonly string[], options: StatusO
     }
     const timeoutMs = seconds(options.timeout);
     const now = new Date();
-    const results = await verifyEndpoints(endpoints, undefined, { connect: connectTls, clock: { now: () => now }, timeoutMs });
+    const results = await verifyEndpoints(endpoints, undefined, { connect, clock: { now: () => now }, timeoutMs });
     const judgments: Judgment[] = results.map((result) =>
       result.handshake
         ? judgeExpiry({ label: result.label, thumbprint: result.handshake.certificate.thumbprint, notBefore: result.handshake.certificate.notBefore, notAfter: result.handshake.certificate.notAfter }, now, fixed)
