@@ -53,6 +53,18 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
+/** Servers still running: killed by pid if the test process exits without stopping them (a failed beforeAll, an uncaught error). */
+const running = new Set<number>();
+process.once('exit', () => {
+  for (const pid of running) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+});
+
 /** A child process with its output kept for error messages, and a stop by pid. */
 class ServerProcess implements TestServer {
   output = '';
@@ -65,9 +77,15 @@ class ServerProcess implements TestServer {
   ) {
     if (child.pid === undefined) throw new Error(`${name} did not start`);
     this.pid = child.pid;
+    running.add(this.pid);
     child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString('utf8')));
     child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString('utf8')));
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', () => {
+        running.delete(this.pid);
+        resolve();
+      }),
+    );
   }
 
   get running(): boolean {
@@ -169,7 +187,7 @@ export async function startDovecot(dir: string, options: { certChain: string; ke
 }
 
 const SMTP_SERVER = String.raw`
-import asyncio, ssl, sys
+import asyncio, os, ssl, sys
 from aiosmtpd.smtp import SMTP
 
 class Handler:
@@ -184,6 +202,8 @@ async def main():
         context.load_cert_chain(chain, key)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: SMTP(Handler(), hostname='smtp.exch-cert.test', tls_context=context, require_starttls=False), host='127.0.0.1', port=0)
+    # Exits when the test process goes away, even if it could not stop this one.
+    loop.add_reader(0, lambda: os.read(0, 1024) or os._exit(0))
     print('LISTENING', server.sockets[0].getsockname()[1], flush=True)
     await server.serve_forever()
 
@@ -196,7 +216,7 @@ export async function startSmtpServer(dir: string, options: { certChain: string;
   const script = join(dir, 'smtp-server.py');
   writeFileSync(script, SMTP_SERVER);
   const args = 'certChain' in options ? [options.certChain, options.key] : ['', ''];
-  const server = new ServerProcess('aiosmtpd', spawn(PYTHON, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const server = new ServerProcess('aiosmtpd', spawn(PYTHON, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] }));
   const match = await server.waitForOutput(/^LISTENING (\d+)$/m);
   return Object.assign(server, { port: Number(match[1]) });
 }
