@@ -63,10 +63,19 @@ export const connectTls: Connect = (endpoint, options) =>
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      // The TLS socket owns the plain one's handle: destroying the plain one first crashes Node (SIGSEGV in 20.x).
-      for (const socket of sockets.reverse()) socket.destroy();
-      if ('handshake' in outcome) resolve(outcome.handshake);
-      else reject(toUnreachable(outcome.error));
+      // Whatever the sockets say from now on (a reset after our goodbye) is of no interest.
+      for (const socket of sockets) socket.on('error', () => undefined);
+      if ('handshake' in outcome) {
+        // A polite close (close_notify, then FIN) so that servers do not log a failed handshake.
+        const secure = sockets[sockets.length - 1];
+        secure?.end();
+        setTimeout(() => secure?.destroy(), 1000).unref();
+        resolve(outcome.handshake);
+      } else {
+        // The TLS socket owns the plain one's handle: destroying the plain one first crashes Node (SIGSEGV in 20.x).
+        for (const socket of [...sockets].reverse()) socket.destroy();
+        reject(toUnreachable(outcome.error));
+      }
     };
     const timer = setTimeout(() => finish({ error: new UnreachableError(`no TLS handshake within ${options.timeoutMs / 1000} s`) }), options.timeoutMs);
 
