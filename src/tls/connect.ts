@@ -246,7 +246,12 @@ function toUnreachable(error: unknown): UnreachableError {
   if (known) return new UnreachableError(known);
   const message = error instanceof Error ? error.message : String(error);
   if (typeof code === 'string' && code.startsWith('ERR_SSL_')) {
-    const hint = code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' ? ' (the port may speak plain text first: try PORT/smtp, PORT/imap or PORT/pop3)' : '';
+    const hint =
+      code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG'
+        ? ' (the port may speak plain text first: try PORT/smtp, PORT/imap or PORT/pop3)'
+        : code === 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' || code === 'ERR_SSL_UNSUPPORTED_PROTOCOL'
+          ? ' (the server offers neither TLS 1.2 nor 1.3, which clients need)'
+          : '';
     return new UnreachableError(`TLS handshake failed: ${code.slice('ERR_SSL_'.length).toLowerCase().replace(/_/g, ' ')}${hint}`);
   }
   return new UnreachableError(`TLS handshake failed: ${message}`);

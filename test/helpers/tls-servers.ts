@@ -135,8 +135,8 @@ async function waitForPort(server: ServerProcess, port: number, timeoutMs = 15_0
 }
 
 /** `openssl s_server` with implicit TLS; `chain` (the intermediate) is sent after the leaf when given. */
-export async function startOpenSslServer(options: { cert: string; key: string; chain?: string }): Promise<TestServer & { port: number }> {
-  const args = ['s_server', '-accept', '127.0.0.1:0', '-cert', options.cert, '-key', options.key, '-www', '-naccept', '100000'];
+export async function startOpenSslServer(options: { cert: string; key: string; chain?: string; extraArgs?: readonly string[] }): Promise<TestServer & { port: number }> {
+  const args = ['s_server', '-accept', '127.0.0.1:0', '-cert', options.cert, '-key', options.key, '-www', '-naccept', '100000', ...(options.extraArgs ?? [])];
   if (options.chain) args.push('-cert_chain', options.chain);
   const server = new ServerProcess('openssl s_server', spawn('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   const match = await server.waitForOutput(/^ACCEPT 127\.0\.0\.1:(\d+)$/m);

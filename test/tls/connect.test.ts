@@ -81,6 +81,12 @@ describe.skipIf(!haveTlsServers)('connectTls against real servers', () => {
     await expect(connectTls(at(dovecot.imap, 'tls'), OPTIONS)).rejects.toThrow(/^TLS handshake failed: .*try PORT\/smtp, PORT\/imap or PORT\/pop3/);
   });
 
+  it('says when a server offers only TLS older than 1.2', async () => {
+    const old = await startOpenSslServer({ cert: leaf.cert, key: leaf.key, extraArgs: ['-tls1_1', '-cipher', 'DEFAULT:@SECLEVEL=0'] });
+    servers.push(old);
+    await expect(connectTls(at(old.port, 'tls'), OPTIONS)).rejects.toThrow(/^TLS handshake failed: .* \(the server offers neither TLS 1\.2 nor 1\.3, which clients need\)$/);
+  });
+
   it('calls a closed port refused', async () => {
     await expect(connectTls(at(await freePort(), 'tls'), OPTIONS)).rejects.toThrow(new UnreachableError('connection refused'));
   });
