@@ -17,6 +17,15 @@ Exit codes:
   status answers as a monitoring plugin instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 `;
 
+const VERIFY_TLS_HELP = `
+Exit codes:
+  0    every endpoint serves the expected certificate (without --expect/--pfx: a valid one)
+  1    one serves another, or one clients refuse (expired, wrong name, untrusted, no intermediates)
+  2    usage error
+  3    one cannot be checked (refused, timed out, no STARTTLS, handshake failed)
+Trust is Node's list of public CAs; for a private CA set NODE_EXTRA_CA_CERTS to its root (PEM).
+`;
+
 const PLUGIN_EXIT_CODES_HELP = `
 Exit codes (Nagios/Icinga plugin): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (an endpoint
 cannot be reached, or the arguments are wrong); the worst endpoint decides
@@ -137,7 +146,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .option('--servername <NAME>', 'SNI and the name the certificate must be valid for (default HOST)')
     .option('--timeout <SECONDS>', 'per endpoint', '10')
     .option('--json', 'print the results as JSON on stdout')
-    .addHelpText('after', '\nExit codes: 0 every endpoint serves the expected certificate (without --expect/--pfx: a valid one), 1 one serves\nanother or an invalid one (expired, wrong name, untrusted or incomplete chain), 2 usage, 3 one cannot be reached.\nPrivate CAs: point NODE_EXTRA_CA_CERTS at their PEM file.\n')
+    .addHelpText('after', VERIFY_TLS_HELP)
     .action(async (host: string, options: Record<string, unknown>) => {
       const { verifyTlsCommand } = await import('./commands/verify-tls.js');
       exitCode = await verifyTlsCommand(host, options as { timeout: string }, io, terminal);
