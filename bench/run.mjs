@@ -4,7 +4,8 @@
 // the numbers go into the README and the release notes.
 //
 //   node bench/run.mjs [--quick] [--only NAME[,NAME]]
-import { spawnSync } from 'node:child_process';
+//   names: cold-start, dry-run, lint-1000, bridge, renewal, verify-tls
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -225,6 +226,137 @@ function benchRenewal() {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+// ---- TLS verification (issue 10): needs openssl, dovecot and aiosmtpd ----
+
+if (want('verify-tls')) await benchVerifyTls();
+
+/**
+ * `verify-tls` of four loopback endpoints (implicit TLS on openssl s_server,
+ * IMAP STARTTLS and POP3 STLS on dovecot, SMTP STARTTLS on aiosmtpd) against
+ * four `openssl s_client` runs of the same endpoints, one after another as a
+ * script would run them, each verifying chain and name as verify-tls does.
+ * Also the core alone (verifyEndpoints in this process), which is what the
+ * renewal's verification step calls.
+ */
+async function benchVerifyTls() {
+  const out = mkdtempSync(join(tmpdir(), 'exch-cert-bench-tls-'));
+  const servers = [];
+  try {
+    const bundle = join(out, 'tls.mjs');
+    await build({
+      stdin: {
+        contents: [
+          "export { createTestPki, issueLeaf } from './test/helpers/tls-certificates.ts';",
+          "export { haveTlsServers, startDovecot, startOpenSslServer, startSmtpServer } from './test/helpers/tls-servers.ts';",
+          "export { verifyEndpoints } from './src/tls/verify.ts';",
+          "export { connectTls } from './src/tls/connect.ts';",
+        ].join('\n'),
+        resolveDir: root,
+        loader: 'ts',
+      },
+      outfile: bundle,
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      banner: { js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);" },
+      logLevel: 'warning',
+    });
+    const tls = await import(pathToFileURL(bundle).href);
+    if (!tls.haveTlsServers) {
+      console.log('verify-tls bench skipped: openssl, dovecot or aiosmtpd missing (see .ci/run)');
+      return;
+    }
+    const pki = tls.createTestPki(join(out, 'pki'));
+    const leaf = tls.issueLeaf(pki, { names: ['mail.contoso.test'] });
+    const [https, dovecot, smtp] = await Promise.all([
+      tls.startOpenSslServer({ cert: leaf.cert, key: leaf.key, chain: pki.intermediateCert }),
+      tls.startDovecot(join(out, 'dovecot'), { certChain: leaf.chain, key: leaf.key }),
+      tls.startSmtpServer(join(out, 'smtp'), { certChain: leaf.chain, key: leaf.key }),
+    ]);
+    servers.push(https, dovecot, smtp);
+    const endpoints = [
+      { port: https.port, protocol: 'tls' },
+      { port: dovecot.ports.imap, protocol: 'imap' },
+      { port: dovecot.ports.pop3, protocol: 'pop3' },
+      { port: smtp.port, protocol: 'smtp' },
+    ];
+    const env = { ...process.env, NODE_EXTRA_CA_CERTS: pki.rootCert, NO_COLOR: '1' };
+    const contenders = (targets) => [
+      () => time(node, [bin, 'verify-tls', '127.0.0.1', '--servername', 'mail.contoso.test', '--port', targets.map((e) => `${e.port}/${e.protocol}`).join(','), '--expect', leaf.thumbprint], { env }),
+      () =>
+        targets.reduce((total, e) => {
+          const starttls = e.protocol === 'tls' ? [] : ['-starttls', e.protocol];
+          const clientArgs = ['s_client', '-connect', `127.0.0.1:${e.port}`, '-servername', 'mail.contoso.test', '-verify_hostname', 'mail.contoso.test', '-CAfile', pki.rootCert, '-verify_return_error', ...starttls];
+          return total + time('openssl', clientArgs, { env });
+        }, 0),
+      () => time(node, ['-e', '0']),
+    ];
+    const [exchCert, openssl, nodeBaseline] = interleave(quick ? 5 : 21, contenders(endpoints), 2);
+    const core = [];
+    const targets = endpoints.map((e) => ({ host: '127.0.0.1', servername: 'mail.contoso.test', ...e }));
+    for (let i = 0; i < (quick ? 10 : 50); i++) {
+      const start = performance.now();
+      const results = await tls.verifyEndpoints(targets, { thumbprint: leaf.thumbprint }, { connect: tls.connectTls, clock: { now: () => new Date() } });
+      core.push(performance.now() - start);
+      if (results.some((r) => r.verdict === 'unreachable')) throw new Error(`verifyEndpoints: ${JSON.stringify(results.map((r) => r.error))}`);
+    }
+    report('verify-tls 4 endpoints vs 4 s_client', { exch_cert_ms: exchCert, openssl_ms: openssl, ratio: exchCert / openssl, node_e0_ms: nodeBaseline, core_ms: median(core) }, '<= 1.0');
+
+    // The same through a relay that delays every chunk by 10 ms each way: a 20 ms round trip, as to a server across a WAN.
+    const relay = await startDelayRelay(endpoints.map((e) => e.port), 10);
+    servers.push(relay);
+    const relayed = endpoints.map((e, i) => ({ ...e, port: relay.ports[i] }));
+    const [exchCertWan, opensslWan] = interleave(quick ? 3 : 11, contenders(relayed).slice(0, 2), 1);
+    report('  the same at 20 ms round trip', { exch_cert_ms: exchCertWan, openssl_ms: opensslWan, ratio: exchCertWan / opensslWan });
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A TCP relay on 127.0.0.1 (a child process) in front of each port, holding
+ * every chunk back `delayMs` in each direction. Returns its ports and a stop.
+ */
+function startDelayRelay(targets, delayMs) {
+  const script = `
+    import { createServer, connect } from 'node:net';
+    const [delay, ...targets] = process.argv.slice(1).map(Number);
+    const ports = await Promise.all(targets.map((target) => new Promise((resolve) => {
+      const server = createServer((client) => {
+        const upstream = connect({ host: '127.0.0.1', port: target });
+        const pipe = (from, to) => {
+          from.on('data', (chunk) => setTimeout(() => to.write(chunk), delay));
+          from.on('end', () => setTimeout(() => to.end(), delay));
+          from.on('error', () => to.destroy());
+        };
+        pipe(client, upstream);
+        pipe(upstream, client);
+      });
+      server.listen(0, '127.0.0.1', () => resolve(server.address().port));
+    })));
+    console.log(ports.join(','));
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, String(delayMs), ...targets.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.once('exit', (code) => reject(new Error(`delay relay exited ${code}: ${output}`)));
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+      if (!output.includes('\n')) return;
+      resolve({
+        ports: output.trim().split(',').map(Number),
+        stop: () =>
+          new Promise((done) => {
+            child.once('exit', done);
+            process.kill(child.pid, 'SIGTERM');
+          }),
+      });
+    });
+  });
 }
 
 if (args.includes('--json')) console.log(JSON.stringify(results, null, 2));

@@ -9,13 +9,35 @@ import { detectTerminal, type CliIo } from './terminal.js';
 const EXIT_CODES_HELP = `
 Exit codes:
   0    ok
-  1    lint found errors (or warnings with --strict), inspect found problems, or a step failed
+  1    lint found errors (or warnings with --strict), inspect found problems, a step failed
+       and the server is as before (or the rollback restored it), or (verify-tls) an endpoint
+       serves another or an invalid certificate
   2    usage error, an invalid runbook or input, or a PFX that cannot be read
-  3    PowerShell or connection failure
+  3    PowerShell or connection failure, or (verify-tls) an endpoint cannot be reached
+  4    a step failed and the server is left changed (a rollback step failed, or none could undo it)
   5    confirmation required but not given
   70   internal error (a bug in exch-cert; please report it with the output)
   130  interrupted (Ctrl-C)
+  status answers as a monitoring plugin instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 `;
+
+const VERIFY_TLS_HELP = `
+Exit codes:
+  0    every endpoint serves the expected certificate (without --expect/--pfx: a valid one)
+  1    one serves another, or one clients refuse (expired, wrong name, untrusted, no intermediates)
+  2    usage error
+  3    one cannot be checked (refused, timed out, no STARTTLS, handshake failed)
+Trust is Node's list of public CAs; for a private CA set NODE_EXTRA_CA_CERTS to its root (PEM).
+`;
+
+const PLUGIN_EXIT_CODES_HELP = `
+Exit codes (Nagios/Icinga plugin): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (an endpoint
+cannot be reached, or the arguments are wrong); the worst endpoint decides
+(CRITICAL > WARNING > UNKNOWN > OK).
+`;
+
+/** A command-line error of `status`: a monitoring plugin answers UNKNOWN (3), not 2, which would read as CRITICAL. */
+class PluginUsageError extends Error {}
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -137,6 +159,40 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     });
 
   program
+    .command('verify-tls')
+    .description('Check the certificate clients get: a real TLS handshake with each port of HOST (STARTTLS for SMTP and IMAP, STLS for POP3).')
+    .argument('<HOST>', 'the name (or address) clients connect to')
+    .option('--port <PORT[/PROTO],...>', 'ports, each optionally with tls, smtp, imap or pop3 (default 443,993,995,587,25; without PROTO 25 and 587 are smtp, 143 imap, 110 pop3, others tls)')
+    .addOption(new Option('--expect <THUMBPRINT>', 'the SHA-1 thumbprint every endpoint must serve, as Exchange shows it').conflicts('pfx'))
+    .option('--pfx <FILE>', 'the certificate every endpoint must serve, from a PFX (password from EXCH_CERT_PFX_PASSWORD)')
+    .option('--servername <NAME>', 'SNI and the name the certificate must be valid for (default HOST)')
+    .option('--timeout <SECONDS>', 'per endpoint', '10')
+    .option('--json', 'print the results as JSON on stdout')
+    .addHelpText('after', VERIFY_TLS_HELP)
+    .action(async (host: string, options: Record<string, unknown>) => {
+      const { verifyTlsCommand } = await import('./commands/verify-tls.js');
+      exitCode = await verifyTlsCommand(host, options as { timeout: string }, io, terminal);
+    });
+
+  program
+    .command('status')
+    .description('Monitoring plugin (Nagios/Icinga): days until the certificate of each TARGET expires, with performance data.')
+    .argument('<TARGET...>', 'HOST[:PORT[/PROTO]] (port 443 when not given; IPv6 in brackets)')
+    .option('--warning <DAYS>', 'WARNING below this many days (default: min(30, a third of the certificate lifetime))')
+    .option('--critical <DAYS>', 'CRITICAL below this many days (default: min(14, a sixth of the lifetime))')
+    .option('--timeout <SECONDS>', 'per endpoint', '10')
+    .option('--json', 'print the judgement as JSON on stdout')
+    .addHelpText('after', PLUGIN_EXIT_CODES_HELP)
+    .exitOverride((error) => {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help') throw error;
+      throw new PluginUsageError(error.message.replace(/^error: /, ''));
+    })
+    .action(async (targets: string[], options: Record<string, unknown>) => {
+      const { statusCommand } = await import('./commands/status.js');
+      exitCode = await statusCommand(targets, options as { timeout: string }, io);
+    });
+
+  program
     .command('schema')
     .description('Print the JSON Schema of runbooks (a copy is in runbooks/runbook.schema.json).')
     .action(async () => {
@@ -157,6 +213,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
   } catch (error) {
+    if (error instanceof PluginUsageError) {
+      const { formatPluginFailure, MONITORING_EXIT_CODES } = await import('../tls/expiry.js');
+      io.stdout.write(formatPluginFailure(error.message));
+      return MONITORING_EXIT_CODES.UNKNOWN;
+    }
     return reportError(error, io, terminal);
   }
 }
