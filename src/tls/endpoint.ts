@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { quoteUntrusted } from './untrusted-text.js';
+import { quoteUntrusted } from '../text/untrusted.js';
 
 /** How a client reaches TLS on a port: implicit TLS, or a plain-text greeting and STARTTLS (STLS for POP3). */
 export const PROTOCOLS = ['tls', 'smtp', 'imap', 'pop3'] as const;

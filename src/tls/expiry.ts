@@ -1,4 +1,4 @@
-import { escapeControls } from './untrusted-text.js';
+import { escapeControls } from '../text/untrusted.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

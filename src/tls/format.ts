@@ -1,7 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import type { ServedCertificate } from './connect.js';
 import type { EndpointResult, EndpointVerdict } from './verify.js';
-import { escapeUntrusted } from './untrusted-text.js';
+import { escapeUntrusted } from '../text/untrusted.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

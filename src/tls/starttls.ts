@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Protocol } from './endpoint.js';
-import { escapeUntrusted } from './untrusted-text.js';
+import { escapeUntrusted } from '../text/untrusted.js';
 
 /** The server speaks, but not the way the protocol says: no STARTTLS offered, refused, or garbage. */
 export class ProtocolError extends Error {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { quoteUntrusted } from './untrusted-text.js';
+import { quoteUntrusted } from '../text/untrusted.js';
 
 /*
  * Separators people paste with a thumbprint: spaces (certlm shows pairs),

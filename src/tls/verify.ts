@@ -1,7 +1,7 @@
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { UnreachableError, type Connect, type Handshake, type ServedCertificate } from './connect.js';
 import { endpointLabel, type Endpoint } from './endpoint.js';
-import { escapeUntrusted } from './untrusted-text.js';
+import { escapeUntrusted } from '../text/untrusted.js';
 
 /** The certificate every endpoint should serve. A PFX reader or a store record can provide it. */
 export interface ExpectedCertificate {

@@ -242,7 +242,7 @@ describe('exch-cert verify-tls usage errors (exit 2, no stack trace)', () => {
       expect(missing.stderr).toContain('--pfx: cannot read "nope.pfx": no such file');
       const bad = runCli(['verify-tls', 'mail.contoso.test', '--pfx', 'bad.pfx'], { cwd: dir, env: { EXCH_CERT_PFX_PASSWORD: 'x' } });
       expect(bad.status).toBe(2);
-      expect(bad.stderr).toContain('--pfx "bad.pfx": it is not a PKCS#12 (PFX) file');
+      expect(bad.stderr).toContain('--pfx "bad.pfx": not a PKCS #12 (PFX) file');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultProtocol, endpointLabel, parsePortList, parseTarget } from '../../src/tls/endpoint.js';
 import { parseThumbprint, thumbprintOf } from '../../src/tls/thumbprint.js';
-import { escapeUntrusted } from '../../src/tls/untrusted-text.js';
 
 describe('ports and protocols', () => {
   it('takes the protocol from the port when none is given', () => {
@@ -69,16 +68,5 @@ describe('thumbprints', () => {
 
   it('hashes DER with SHA-1', () => {
     expect(thumbprintOf(Buffer.from('abc'))).toBe('A9993E364706816ABA3E25717850C26C9CD0D89D');
-  });
-});
-
-describe('untrusted text', () => {
-  it('escapes what could act on a terminal, and backslashes', () => {
-    expect(escapeUntrusted('CN=evil\u001b]0;pwned\u0007\r\n\u202eexe.txt\\')).toBe('CN=evil\\u001b]0;pwned\\u0007\\r\\n\\u202eexe.txt\\\\');
-    expect(escapeUntrusted('\u0085\u009b\u2028\ufeff\u200e')).toBe('\\u0085\\u009b\\u2028\\ufeff\\u200e');
-  });
-
-  it('leaves other text alone', () => {
-    expect(escapeUntrusted('CN=Müller GmbH, O="Contoso, Ltd" 日本')).toBe('CN=Müller GmbH, O="Contoso, Ltd" 日本');
   });
 });

@@ -4,7 +4,7 @@ import { ExitCode, InputError } from '../../errors.js';
 import { displayPath } from '../load-plan.js';
 import { formatInspection, inspectionData, summarizeInspection, type ReportContext } from '../reporters/inspection.js';
 import type { CliIo, Terminal } from '../terminal.js';
-import { safeJson, visibleText } from '../visible.js';
+import { safeJson, escapeUntrusted } from '../../text/untrusted.js';
 
 /** The flags of `inspect`, as commander parses them. */
 export interface InspectOptions {
@@ -29,7 +29,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export async function inspectCommand(file: string, options: InspectOptions, io: CliIo, terminal: Terminal, now: Date): Promise<number> {
   const fqdns = options.fqdn.map(checkFqdn);
   const services = parseServices(options.services);
-  if (!ENV_NAME.test(options.passwordEnv)) throw new InputError(`--password-env wants an environment variable name, got ${JSON.stringify(visibleText(options.passwordEnv))}`);
+  if (!ENV_NAME.test(options.passwordEnv)) throw new InputError(`--password-env wants an environment variable name, got ${JSON.stringify(escapeUntrusted(options.passwordEnv))}`);
   const password = io.env[options.passwordEnv];
   const display = displayPath(resolve(io.cwd, file), io.cwd);
   if (password === undefined) {
@@ -43,7 +43,7 @@ export async function inspectCommand(file: string, options: InspectOptions, io: 
     if (!(error instanceof PfxReadError)) throw error;
     if (options.json) io.stdout.write(safeJson({ file: display, readable: false, error: { code: error.code, message: error.message } }) + '\n');
     const { color } = terminal;
-    io.stderr.write(`${color.red.bold('exch-cert: error:')} ${visibleText(`${display}: ${error.message}`)}\n`);
+    io.stderr.write(`${color.red.bold('exch-cert: error:')} ${escapeUntrusted(`${display}: ${error.message}`)}\n`);
     const hint = error.code === 'wrong-password' ? `check ${options.passwordEnv}: it must hold this file's password` : error.hint;
     if (hint) io.stderr.write(`  ${color.cyan('hint:')} ${hint}\n`);
     return ExitCode.usage;
@@ -56,7 +56,7 @@ export async function inspectCommand(file: string, options: InspectOptions, io: 
 }
 
 function checkFqdn(name: string): string {
-  if (!FQDN.test(name) || name.length > 253) throw new InputError(`--fqdn wants a host name such as mail.contoso.com, got ${JSON.stringify(visibleText(name))}`);
+  if (!FQDN.test(name) || name.length > 253) throw new InputError(`--fqdn wants a host name such as mail.contoso.com, got ${JSON.stringify(escapeUntrusted(name))}`);
   return name;
 }
 
@@ -64,7 +64,7 @@ function parseServices(list: string | undefined): ExchangeService[] | undefined 
   if (list === undefined) return undefined;
   return list.split(',').map((item) => {
     const found = EXCHANGE_SERVICES.find((service) => service.toLowerCase() === item.trim().toLowerCase());
-    if (!found) throw new InputError(`--services: unknown service ${JSON.stringify(visibleText(item.trim()))}`, `use a comma-separated list of ${EXCHANGE_SERVICES.join(', ')}`);
+    if (!found) throw new InputError(`--services: unknown service ${JSON.stringify(escapeUntrusted(item.trim()))}`, `use a comma-separated list of ${EXCHANGE_SERVICES.join(', ')}`);
     return found;
   });
 }

@@ -2,7 +2,7 @@ import { connectTls, type Connect } from '../../tls/connect.js';
 import { parseTarget } from '../../tls/endpoint.js';
 import { formatPluginFailure, formatPluginOutput, judgeExpiry, MONITORING_EXIT_CODES, overallState, type FixedThresholds, type Judgment } from '../../tls/expiry.js';
 import { toSafeJson } from '../../tls/format.js';
-import { quoteUntrusted } from '../../tls/untrusted-text.js';
+import { quoteUntrusted } from '../../text/untrusted.js';
 import { verifyEndpoints } from '../../tls/verify.js';
 import type { CliIo } from '../terminal.js';
 

@@ -5,7 +5,7 @@ import { connectTls } from '../../tls/connect.js';
 import { checkHost, DEFAULT_PORTS, defaultProtocol, parsePortList, type Endpoint } from '../../tls/endpoint.js';
 import { formatResultsText, resultToJson, summarizeResults, toSafeJson } from '../../tls/format.js';
 import { parseThumbprint } from '../../tls/thumbprint.js';
-import { quoteUntrusted } from '../../tls/untrusted-text.js';
+import { quoteUntrusted } from '../../text/untrusted.js';
 import { verificationExitCode, verifyEndpoints, type ExpectedCertificate } from '../../tls/verify.js';
 import type { CliIo, Terminal } from '../terminal.js';
 
@@ -71,8 +71,8 @@ async function readExpected(options: VerifyTlsOptions, io: CliIo): Promise<{ cer
   const bytes = await readFile(path).catch((error: NodeJS.ErrnoException) => {
     throw new InputError(`--pfx: cannot read ${shown}: ${error.code === 'ENOENT' ? 'no such file' : (error.code ?? error.message)}`);
   });
-  // The PFX reader (node-forge) loads only when a PFX is given.
-  const { readPfxCertificate } = await import('../../tls/expected-certificate.js');
-  const certificate = inputCheck(() => readPfxCertificate(bytes, password), `--pfx ${shown}`);
+  // The PFX reader loads only when a PFX is given.
+  const { describePfx, readPfx } = await import('../../certificate/index.js');
+  const certificate = inputCheck(() => describePfx(readPfx(bytes, password)).certificate, `--pfx ${shown}`);
   return { certificate: { thumbprint: certificate.thumbprint }, source: options.pfx };
 }

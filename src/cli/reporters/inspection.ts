@@ -1,6 +1,6 @@
 import type { ChalkInstance } from 'chalk';
 import { daysLeft, formatProtection, protectionKind, type AlternativeName, type CertificateDescription, type Finding, type Inspection } from '../../certificate/index.js';
-import { visibleText } from '../visible.js';
+import { escapeUntrusted } from '../../text/untrusted.js';
 
 /** What the report says besides the inspection itself. */
 export interface ReportContext {
@@ -36,12 +36,12 @@ export function formatInspection(inspection: Inspection, context: ReportContext,
   const { pfx, findings } = inspection;
   const { certificate } = pfx;
   const rows: Array<[string, string]> = [
-    ['file', visibleText(context.file)],
-    ['subject', visibleText(certificate.subject)],
+    ['file', escapeUntrusted(context.file)],
+    ['subject', escapeUntrusted(certificate.subject)],
     ['names', certificate.alternativeNames.length > 0 ? certificate.alternativeNames.map(formatName).join(', ') : color.dim('none (clients fall back to the CN)')],
-    ['issuer', visibleText(certificate.issuer)],
+    ['issuer', escapeUntrusted(certificate.issuer)],
     ['chain', formatChain(pfx.certificate, pfx.chain)],
-    ...(pfx.others.length > 0 ? [['other certificates', pfx.others.map((other) => visibleText(other.subject)).join('; ')] as [string, string]] : []),
+    ...(pfx.others.length > 0 ? [['other certificates', pfx.others.map((other) => escapeUntrusted(other.subject)).join('; ')] as [string, string]] : []),
     ['valid', formatValidity(certificate, context.now)],
     ['key', formatKey(certificate)],
     ['private key', pfx.privateKey ? 'present' : color.red(pfx.privateKeyCount > 0 ? 'missing (the key in the file is for another certificate)' : 'missing')],
@@ -63,24 +63,24 @@ export function summarizeInspection(findings: readonly Finding[], context: Repor
   };
   const counts = [count('error', 'error'), count('warning', 'warning'), count('note', 'note')].filter((text) => text !== undefined);
   const verdict = context.fit ? 'fit' : context.strict && !findings.some((finding) => finding.severity === 'error') ? 'not fit (--strict fails on warnings)' : 'not fit';
-  return `exch-cert inspect: ${visibleText(context.file)}: ${verdict}${counts.length > 0 ? ` (${counts.join(', ')})` : ''}`;
+  return `exch-cert inspect: ${escapeUntrusted(context.file)}: ${verdict}${counts.length > 0 ? ` (${counts.join(', ')})` : ''}`;
 }
 
 function formatFinding(finding: Finding, color: ChalkInstance): string {
   const label = finding.severity === 'error' ? color.red.bold('error') : finding.severity === 'warning' ? color.yellow.bold('warning') : color.cyan.bold('note');
-  const head = `${label}: ${visibleText(finding.message)} ${color.gray(`[${finding.ruleId}]`)}`;
-  return finding.hint ? `${head}\n  ${color.cyan('hint:')} ${visibleText(finding.hint)}` : head;
+  const head = `${label}: ${escapeUntrusted(finding.message)} ${color.gray(`[${finding.ruleId}]`)}`;
+  return finding.hint ? `${head}\n  ${color.cyan('hint:')} ${escapeUntrusted(finding.hint)}` : head;
 }
 
 function formatName(name: AlternativeName): string {
   const prefix = { dns: '', ip: 'IP:', email: 'email:', uri: 'URI:', upn: 'UPN:', directory: 'DirName:', other: 'other:' }[name.type];
-  return `${prefix}${visibleText(name.value)}`;
+  return `${prefix}${escapeUntrusted(name.value)}`;
 }
 
 function formatChain(certificate: CertificateDescription, chain: readonly CertificateDescription[]): string {
   if (certificate.selfSigned) return 'none (self-signed)';
   if (chain.length === 0) return 'not included (the file holds no issuer of the certificate)';
-  const links = chain.map((issuer) => `${visibleText(issuer.subject)}${issuer.selfSigned ? ' (root)' : ''}`);
+  const links = chain.map((issuer) => `${escapeUntrusted(issuer.subject)}${issuer.selfSigned ? ' (root)' : ''}`);
   return `included: ${links.join(' <- ')}`;
 }
 
