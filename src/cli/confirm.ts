@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import type { PlannedStep } from '../plan/compile.js';
+import { escapeUntrusted } from '../text/untrusted.js';
 
 /** Whether a person can be asked: stdin and stderr are terminals and this is not CI. */
 export function canPrompt(stdin: { isTTY?: boolean } | undefined, stderr: { isTTY?: boolean }, env: Readonly<Record<string, string | undefined>>): boolean {
@@ -8,10 +9,10 @@ export function canPrompt(stdin: { isTTY?: boolean } | undefined, stderr: { isTT
 }
 
 /**
- * Asks on the terminal whether to run a step; anything but y/yes is no, and
- * so is Ctrl-C at the prompt or an abort (SIGTERM) while it waits.
+ * Asks on the terminal whether to run a step; anything but y/yes is no. Ctrl-C at the prompt, or a
+ * stop signal while it waits, is `interrupted`.
  */
-export async function promptForStep(step: PlannedStep, input: NodeJS.ReadableStream, output: NodeJS.WritableStream, signal: AbortSignal): Promise<boolean> {
+export async function promptForStep(step: PlannedStep, input: NodeJS.ReadableStream, output: NodeJS.WritableStream, signal: AbortSignal): Promise<'yes' | 'no' | 'interrupted'> {
   const readline = createInterface({ input, output, terminal: true });
   const controller = new AbortController();
   const abort = (): void => controller.abort();
@@ -19,10 +20,10 @@ export async function promptForStep(step: PlannedStep, input: NodeJS.ReadableStr
   readline.once('SIGINT', abort);
   try {
     const why = step.destructive ? 'cannot be undone' : 'asks for confirmation';
-    const answer = await readline.question(`\nStep ${step.id} (${step.action}) ${why}: ${step.title}\nRun it? [y/N] `, { signal: controller.signal });
-    return /^y(es)?$/i.test(answer.trim());
+    const answer = await readline.question(`\nStep ${step.id} (${step.action}) ${why}: ${escapeUntrusted(step.title)}\nRun it? [y/N] `, { signal: controller.signal });
+    return /^y(es)?$/i.test(answer.trim()) ? 'yes' : 'no';
   } catch (error) {
-    if (controller.signal.aborted) return false;
+    if (controller.signal.aborted) return 'interrupted';
     throw error;
   } finally {
     signal.removeEventListener('abort', abort);

@@ -1,13 +1,16 @@
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { executePlan, type Clock } from '../engine/execute.js';
 import { Journal, newRunId, planFingerprint, readJournal, type ResumeState } from '../engine/journal.js';
-import { Masker } from '../engine/mask.js';
+import { Masker, MIN_MASKABLE_LENGTH } from '../engine/mask.js';
 import { collectSecrets } from '../engine/secrets.js';
+import { acquireServerLock } from '../engine/server-lock.js';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import type { Plan } from '../plan/compile.js';
 import type { RunOptions } from './commands/run.js';
 import { canPrompt, promptForStep } from './confirm.js';
-import { CtrlC } from './interrupt.js';
+import { ensureWritableDirectory } from './files.js';
+import { Interrupts } from './interrupt.js';
 import { displayPath } from './load-plan.js';
 import { FanOut, JsonReporter } from './reporters/json.js';
 import { resolveShell } from './shell.js';
@@ -33,10 +36,13 @@ const realClock: Clock = {
     }),
 };
 
+/** The journal folder unless --journal-dir says otherwise. */
+export const DEFAULT_JOURNAL_DIR = join('.exch-cert', 'runs');
+
 /**
- * Runs a plan for real. Everything that can stop the run is checked before the
- * first block is sent: confirmations that cannot be asked (exit 5), missing
- * secrets (exit 2), a changed runbook on --resume (exit 2).
+ * Runs a plan for real. Everything that can stop the run is checked before the first block is
+ * sent: confirmations that cannot be asked (exit 5), missing secrets, a journal folder that cannot
+ * be written, a changed runbook or a live shell on --resume, a server another run holds (exit 2).
  */
 export async function runLive(plan: Plan, options: LiveOptions, io: CliIo, terminal: Terminal): Promise<number> {
   const interactive = canPrompt(io.stdin, io.stderr, io.env);
@@ -49,54 +55,74 @@ export async function runLive(plan: Plan, options: LiveOptions, io: CliIo, termi
     );
   }
   const secrets = collectSecrets(plan, io.env);
+  for (const variable of secrets.short) {
+    warn(io, terminal, `the secret in ${variable} is shorter than ${MIN_MASKABLE_LENGTH} characters: exch-cert hides secrets in output by their value, which cannot protect one that short`);
+  }
   const masker = new Masker(secrets.values);
-  const journalDir = resolve(io.cwd, options.journalDir ?? join('.exch-cert', 'runs'));
+  const journalDir = resolve(io.cwd, options.journalDir ?? DEFAULT_JOURNAL_DIR);
+  ensureWritableDirectory(journalDir, '--journal-dir');
   const resume = options.resume !== undefined ? checkResume(plan, journalDir, options.resume, options.force === true) : undefined;
   const shellEnv: Record<string, string> = { ...secrets.shellEnv };
   if (options.simulateState !== undefined) shellEnv['EXCH_CERT_SIMULATOR_STATE'] = options.simulateState;
 
-  const { createNodePowerShellFactory } = await import('../powershell/node-powershell.js');
-  const sessions = createNodePowerShellFactory({ shell: resolveShell(options.shell, io.env), mask: (text) => masker.mask(text) });
-  if (options.simulateState !== undefined) await ensureSimulatorState(sessions, options.simulateState, plan, io, terminal);
-
   const runId = newRunId(new Date());
-  const journal = Journal.create(journalDir, runId);
-  // ora is loaded only where spinners are shown (it costs start-up time for nothing in CI and pipes).
-  const ora = terminal.interactive && !options.json ? (await import('ora')).default : undefined;
-  const text = new TextReporter(io, terminal, ora ? (label) => ora({ text: label, stream: io.stderr as NodeJS.WritableStream, discardStdin: false }) : undefined, options.verbose === true);
-  const sink = new FanOut(journal, options.json ? new JsonReporter(io, runId) : text);
-  const ctrlC = new CtrlC(sink);
-  ctrlC.install();
-  const keys = interactive ? captureCtrlC(io, ctrlC) : undefined;
+  const runner = { host: hostname(), pid: process.pid };
+  const lock = acquireServerLock(journalDir, { runId, ...runner, startedAt: new Date().toISOString(), server: plan.connection.server }, { force: options.force === true, resumeOf: options.resume });
   try {
-    const result = await executePlan({
-      plan,
-      runId,
-      sessions,
-      shellEnv,
-      sink,
-      masker,
-      interrupt: ctrlC,
-      clock: realClock,
-      ...(resume ? { resume } : {}),
-      confirm: async (step) => {
-        if (options.yes) return 'assumed-yes';
-        text.stopSpinner();
-        keys?.pause();
-        try {
-          return (await promptForStep(step, process.stdin, io.stderr as NodeJS.WritableStream, ctrlC.abortSignal)) ? 'yes' : 'no';
-        } finally {
-          keys?.resume();
-        }
-      },
-    });
-    io.stderr.write(terminal.color.dim(`journal: ${displayPath(journal.path, io.cwd)}\n`));
-    return result.exitCode;
+    const { createNodePowerShellFactory } = await import('../powershell/node-powershell.js');
+    const sessions = createNodePowerShellFactory({ shell: resolveShell(options.shell, io.env), mask: (text) => masker.mask(text) });
+    if (options.simulateState !== undefined) await ensureSimulatorState(sessions, options.simulateState, plan, io, terminal);
+
+    const journal = Journal.create(journalDir, runId);
+    // ora is loaded only where spinners are shown (it costs start-up time for nothing in CI and pipes).
+    const ora = terminal.interactive && !options.json ? (await import('ora')).default : undefined;
+    const text = new TextReporter(io, terminal, ora ? (label) => ora({ text: label, stream: io.stderr as NodeJS.WritableStream, discardStdin: false, color: terminal.color.level > 0 ? 'cyan' : false }) : undefined, options.verbose === true);
+    const sink = new FanOut(journal, options.json ? new JsonReporter(io, runId) : text);
+    const interrupts = new Interrupts(sink);
+    interrupts.install();
+    // After SIGHUP the terminal is gone and writes to it fail; the run must still stop cleanly.
+    const ignoreWriteErrors = (): void => undefined;
+    process.stderr.on('error', ignoreWriteErrors);
+    const keys = interactive ? captureCtrlC(io, interrupts) : undefined;
+    try {
+      const result = await executePlan({
+        plan,
+        runId,
+        sessions,
+        shellEnv,
+        sink,
+        masker,
+        interrupt: interrupts,
+        clock: realClock,
+        runner,
+        journalProblem: () => journal.problem,
+        ...(resume ? { resume } : {}),
+        confirm: async (step) => {
+          if (options.yes) return 'assumed-yes';
+          text.stopSpinner();
+          keys?.pause();
+          try {
+            return await promptForStep(step, process.stdin, io.stderr as NodeJS.WritableStream, interrupts.stopSignal);
+          } finally {
+            keys?.resume();
+          }
+        },
+      });
+      if (journal.created) io.stderr.write(terminal.color.dim(`journal: ${displayPath(journal.path, io.cwd)}\n`));
+      return result.exitCode;
+    } finally {
+      keys?.stop();
+      interrupts.uninstall();
+      process.stderr.off('error', ignoreWriteErrors);
+      journal.close();
+    }
   } finally {
-    keys?.stop();
-    ctrlC.uninstall();
-    journal.close();
+    lock.release();
   }
+}
+
+function warn(io: CliIo, terminal: Terminal, message: string): void {
+  io.stderr.write(`${terminal.color.yellow('exch-cert: warning:')} ${message}\n`);
 }
 
 function checkResume(plan: Plan, journalDir: string, runId: string, force: boolean): ResumeState {
@@ -113,28 +139,50 @@ function checkResume(plan: Plan, journalDir: string, runId: string, force: boole
       'run the same runbook with the same --var values, or pass --force to resume anyway',
     );
   }
+  const alive = state.host === hostname() ? state.pids.filter(isAlive) : [];
+  if (alive.length > 0) {
+    throw new InputError(
+      `run ${runId} is still running here (process ${alive.join(', ')}): resuming now would run its steps twice`,
+      'wait for it to end (or stop it), then resume',
+    );
+  }
   return state;
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
- * On a terminal, Ctrl-C would also reach PowerShell (same process group) and
- * cut a step in half. Reading the keyboard in raw mode turns Ctrl-C into a
- * keystroke only exch-cert sees.
+ * On a terminal, Ctrl-C would also reach PowerShell (same process group) and cut a step in half.
+ * Reading the keyboard in raw mode turns Ctrl-C into a keystroke only exch-cert sees.
  */
-function captureCtrlC(io: CliIo, ctrlC: CtrlC): { pause(): void; resume(): void; stop(): void } | undefined {
+function captureCtrlC(io: CliIo, interrupts: Interrupts): { pause(): void; resume(): void; stop(): void } | undefined {
   const stdin = process.stdin;
   if (io.stdin !== stdin || !stdin.isTTY) return undefined;
   const onData = (data: Buffer): void => {
-    if (data.includes(0x03)) ctrlC.press();
+    if (data.includes(0x03)) interrupts.press('Ctrl-C');
   };
+  // A terminal that closes (SIGHUP) makes reads fail; the run goes on and stops after the step.
+  const onError = (): void => undefined;
   const start = (): void => {
     stdin.setRawMode(true);
     stdin.on('data', onData);
+    stdin.on('error', onError);
     stdin.resume();
   };
   const pause = (): void => {
     stdin.off('data', onData);
-    stdin.setRawMode(false);
+    try {
+      stdin.setRawMode(false);
+    } catch {
+      // The terminal is gone.
+    }
     stdin.pause();
   };
   start();

@@ -1,6 +1,9 @@
 /** How a confirmation was answered; `interrupted` is Ctrl-C (or a signal) at the prompt. */
 export type ConfirmationAnswer = 'yes' | 'no' | 'assumed-yes' | 'interrupted';
 
+/** What asked a run to stop: Ctrl-C (the keyboard or SIGINT), or a stop signal. */
+export type InterruptCause = 'Ctrl-C' | 'SIGTERM' | 'SIGHUP';
+
 /** Final status of one step. */
 export type StepStatus = 'ok' | 'changed' | 'skipped' | 'failed' | 'timed_out';
 
@@ -31,6 +34,9 @@ export type RunEvent =
       readonly toolVersion: string;
       readonly params: Readonly<Record<string, unknown>>;
       readonly steps: readonly string[];
+      /** Where and as which process exch-cert runs, so a later --resume can tell whether it still does. */
+      readonly host: string;
+      readonly pid: number;
       readonly resumedFrom?: string;
     }
   | { readonly type: 'session-started'; readonly executable: string; readonly edition: string; readonly version: string; readonly pid: number; readonly restart: boolean }
@@ -56,7 +62,7 @@ export type RunEvent =
     }
   | { readonly type: 'step-retrying'; readonly stepId: string; readonly attempt: number; readonly delayMs: number; readonly error: StepError }
   | { readonly type: 'confirmation'; readonly stepId: string; readonly answer: ConfirmationAnswer }
-  | { readonly type: 'interrupt'; readonly stage: 'stop-after-step' | 'abort-step'; readonly stepId?: string }
+  | { readonly type: 'interrupt'; readonly stage: 'stop-after-step' | 'abort-step'; readonly cause: InterruptCause; readonly stepId?: string }
   | { readonly type: 'rollback-started'; readonly failedStepId: string; readonly steps: readonly string[] }
   | {
       readonly type: 'run-finished';

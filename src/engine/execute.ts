@@ -2,16 +2,18 @@ import type { Plan, PlannedStep } from '../plan/compile.js';
 import { psLiteral, psString } from '../powershell/quote.js';
 import type { InvokeOutcome, PowerShellSession, SessionFactory } from '../powershell/session.js';
 import { ExitCode, UserError, type ExitCodeValue } from '../errors.js';
-import type { ConfirmationAnswer, EventSink, RunEvent, RunOutcome, StepError, StepStatus } from './events.js';
+import type { ConfirmationAnswer, EventSink, InterruptCause, RunEvent, RunOutcome, StepError, StepStatus } from './events.js';
 import { planFingerprint, type ResumeState } from './journal.js';
 import type { Masker } from './mask.js';
 
-/** Ctrl-C, as the engine sees it: a first request to stop after the step, a second to abort it. */
+/** Ctrl-C or a stop signal, as the engine sees it: a first request to stop after the step, a second to abort it. */
 export interface Interrupt {
-  /** Set by the first Ctrl-C: finish the current step, then stop. */
+  /** Set by the first Ctrl-C or signal: finish the current step, then stop. */
   readonly stopRequested: boolean;
-  /** Fired by the second Ctrl-C: kill the step now. */
+  /** Fired by the second one: kill the step now. */
   readonly abortSignal: AbortSignal;
+  /** What asked to stop (for messages); Ctrl-C when not known. */
+  readonly cause?: InterruptCause | undefined;
 }
 
 export interface Clock {
@@ -32,8 +34,12 @@ export interface ExecuteOptions {
   confirm(step: PlannedStep): Promise<ConfirmationAnswer>;
   readonly interrupt: Interrupt;
   readonly clock: Clock;
+  /** This machine and this process, recorded in the journal for a later --resume. */
+  readonly runner: { readonly host: string; readonly pid: number };
   /** An earlier run of the same plan whose finished steps are skipped. */
   readonly resume?: ResumeState;
+  /** Why the journal can no longer be written (a full disk), once that happened: the run stops at the next step boundary. */
+  journalProblem?(): string | undefined;
 }
 
 export interface StepResult {
@@ -60,6 +66,9 @@ const EXIT_CODES: Record<RunOutcome, ExitCodeValue> = {
 
 /** A failure to start or connect PowerShell; it ends the run with exit 3. */
 class SessionFailure extends Error {}
+
+/** The journal cannot be written; the run stops before the next step is sent. */
+class JournalFailure extends Error {}
 
 /**
  * Runs a plan on one PowerShell session, step by step, sending each block
@@ -94,11 +103,16 @@ class Run {
       toolVersion: plan.tool.version,
       params: Object.fromEntries(plan.params.map((param) => [param.name, param.source === 'environment' ? `secret from $env:${param.env ?? ''}` : (param.value ?? null)])),
       steps: plan.steps.map((step) => step.id),
+      host: this.options.runner.host,
+      pid: this.options.runner.pid,
       ...(resume ? { resumedFrom: resume.runId } : {}),
     });
     try {
       return await this.runSteps();
     } catch (error) {
+      if (error instanceof JournalFailure) {
+        return this.finish('failed', `the journal cannot be written (${error.message}); stopped before the next step was sent${this.changedSummary()}`, this.serverChanged());
+      }
       if (!(error instanceof SessionFailure)) throw error;
       return this.finish('environment', `PowerShell failed: ${error.message}${this.changedSummary()}`);
     } finally {
@@ -113,8 +127,9 @@ class Run {
     // Connect before the first step: a wrong server or a missing secret fails before anything changes.
     await this.ensureSession();
     for (const step of plan.steps) {
+      this.assertJournal();
       if (interrupt.stopRequested || interrupt.abortSignal.aborted) {
-        return this.finish('interrupted', `stopped by Ctrl-C before step ${step.id}${this.changedSummary()}${this.resumeHint()}`);
+        return this.finish('interrupted', `stopped by ${this.cause()} before step ${step.id}${this.changedSummary()}${this.resumeHint()}`);
       }
       const done = resume?.completed.get(step.id);
       if (done) {
@@ -133,7 +148,7 @@ class Run {
       }
       const status = await this.runStep(step);
       if (this.options.interrupt.abortSignal.aborted) {
-        return this.finish('interrupted', `step ${step.id} was aborted by Ctrl-C and may be half done${this.changedSummary()}${this.resumeHint()}`);
+        return this.finish('interrupted', `step ${step.id} was aborted by ${this.cause()} and may be half done${this.changedSummary()}${this.resumeHint()}`);
       }
       if ((status === 'failed' || status === 'timed_out') && !step.continueOnError) {
         const changed = this.serverChanged();
@@ -145,7 +160,7 @@ class Run {
     }
     if (interrupt.stopRequested) {
       // Ctrl-C came during the last step: everything ran, but the operator asked to stop.
-      return this.finish('interrupted', `Ctrl-C came during the last step; all ${plan.steps.length} steps ran${this.changedSummary()}`);
+      return this.finish('interrupted', `${this.cause()} came during the last step; all ${plan.steps.length} steps ran${this.changedSummary()}`);
     }
     return this.finish('ok', `all ${plan.steps.length} steps done`);
   }
@@ -161,6 +176,7 @@ class Run {
     for (let attempt = 1; attempt <= attempts; attempt++) {
       made = attempt;
       this.emit({ type: 'step-started', stepId: step.id, phase: step.phase, position: step.position, total: step.total, title: step.title, attempt });
+      this.assertJournal();
       const session = await this.ensureSession();
       const outcome = await session.invoke(step.script, {
         ...(step.timeoutMs !== undefined ? { timeoutMs: step.timeoutMs } : {}),
@@ -215,7 +231,7 @@ class Run {
       case 'timed_out':
         return { status: 'timed_out', outputs: {}, error: { message: `timed out after ${formatMs(outcome.durationMs)}; PowerShell was stopped` } };
       case 'aborted':
-        return { status: 'failed', outputs: {}, error: { message: 'aborted by Ctrl-C; PowerShell was stopped while the step ran' } };
+        return { status: 'failed', outputs: {}, error: { message: `aborted by ${this.cause()}; PowerShell was stopped while the step ran` } };
       case 'crashed':
         return { status: 'failed', outputs: {}, error: { message: mask(`PowerShell stopped while the step ran: ${outcome.reason}`) } };
     }
@@ -335,6 +351,16 @@ class Run {
     if (changed.length > 0) parts.push(`changed the server: ${changed.join(', ')}`);
     if (maybe.length > 0) parts.push(`may have partly changed it: ${maybe.join(', ')}`);
     return parts.length > 0 ? `. Steps that ${parts.join('; steps that ')}` : '. Nothing on the server was changed';
+  }
+
+  /** Nothing is sent to the server that the journal could not record. */
+  private assertJournal(): void {
+    const problem = this.options.journalProblem?.();
+    if (problem !== undefined) throw new JournalFailure(problem);
+  }
+
+  private cause(): InterruptCause {
+    return this.options.interrupt.cause ?? 'Ctrl-C';
   }
 
   private resumeHint(): string {

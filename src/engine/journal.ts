@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { Plan } from '../plan/compile.js';
@@ -33,34 +33,82 @@ export function planFingerprint(plan: Plan): string {
   return createHash('sha256').update(JSON.stringify(content)).digest('hex');
 }
 
+/** The file operations the journal needs; tests pass failing ones (a full disk) in. */
+export interface JournalFiles {
+  open(path: string): number;
+  write(fd: number, text: string): void;
+  close(fd: number): void;
+}
+
+const realFiles: JournalFiles = {
+  // 'wx': a journal is always a new file; 0600: it names servers and certificates.
+  open: (path) => openSync(path, 'wx', 0o600),
+  write: (fd, text) => {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  },
+  close: (fd) => closeSync(fd),
+};
+
 /**
- * Appends every event of a run to `<dir>/<runId>.jsonl`, flushed to disk
- * after each line, so a crash or a killed process loses nothing that happened.
- * Events arrive masked; secrets are never in them.
+ * Appends every event of a run to `<dir>/<runId>.jsonl`, flushed to disk after each line, so a
+ * crash or a killed process loses nothing that happened. The file is created when the first step
+ * starts: a run that never got that far (a refused confirmation, a connection that failed) leaves
+ * no journal. A write that fails (a full disk) is recorded in `problem` and ends the journal; the
+ * engine then stops at the next step boundary. Events arrive masked; secrets are never in them.
  */
 export class Journal implements EventSink {
-  private readonly fd: number;
+  private fd: number | undefined;
+  private readonly waiting: string[] = [];
+  private failure: string | undefined;
 
   constructor(
     readonly path: string,
     private readonly runId: string,
-  ) {
-    this.fd = openSync(path, 'a', 0o600);
+    private readonly files: JournalFiles = realFiles,
+  ) {}
+
+  static create(dir: string, runId: string, files?: JournalFiles): Journal {
+    return new Journal(join(dir, `${runId}.jsonl`), runId, files);
   }
 
-  static create(dir: string, runId: string): Journal {
-    mkdirSync(dir, { recursive: true });
-    return new Journal(join(dir, `${runId}.jsonl`), runId);
+  /** Why the journal could not be written, once that happened. */
+  get problem(): string | undefined {
+    return this.failure;
+  }
+
+  /** Whether the file exists (the run reached its first step). */
+  get created(): boolean {
+    return this.fd !== undefined;
   }
 
   emit(event: RunEvent): void {
+    if (this.failure !== undefined) return;
     const line = JSON.stringify({ v: JOURNAL_VERSION, ts: new Date().toISOString(), runId: this.runId, ...event }) + '\n';
-    writeSync(this.fd, line);
-    fsyncSync(this.fd);
+    if (this.fd === undefined && event.type !== 'step-started') {
+      this.waiting.push(line);
+      return;
+    }
+    try {
+      if (this.fd === undefined) {
+        this.fd = this.files.open(this.path);
+        for (const earlier of this.waiting.splice(0)) this.files.write(this.fd, earlier);
+      }
+      this.files.write(this.fd, line);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      this.failure = `${this.path}: ${code === 'ENOSPC' ? 'no space left on the disk' : error instanceof Error ? error.message : String(error)}`;
+    }
   }
 
   close(): void {
-    closeSync(this.fd);
+    if (this.fd === undefined) return;
+    try {
+      this.files.close(this.fd);
+    } catch {
+      // Nothing more can be written anyway.
+    }
+    this.fd = undefined;
   }
 }
 
@@ -72,15 +120,27 @@ export interface ResumeState {
   readonly completed: ReadonlyMap<string, { readonly status: StepStatus; readonly outputs: Readonly<Record<string, unknown>> }>;
   /** The onFailure steps ran: what the finished steps did may have been undone. */
   readonly rolledBack: boolean;
+  /** Where the run ran, and the process ids of exch-cert and of each shell it started. */
+  readonly host: string | undefined;
+  readonly pids: readonly number[];
 }
 
-/** Reads a run's journal; a missing or unreadable journal is an input error. */
+/** Reads a run's journal; a missing, unreadable or foreign journal is an input error. */
 export function readJournal(dir: string, runId: string): ResumeState {
   if (!/^[A-Za-z0-9-]+$/.test(runId)) throw new InputError(`--resume ${JSON.stringify(runId)} is not a run id`, 'run ids look like 20261126T064800Z-ab12cd');
   const path = join(dir, `${runId}.jsonl`);
-  if (!existsSync(path)) throw new InputError(`no journal for run ${runId} in ${dir}`, 'pass the run id exch-cert printed, and --journal-dir if you used one');
+  let kind: string;
+  try {
+    const stat = lstatSync(path);
+    kind = stat.isFile() ? 'file' : stat.isSymbolicLink() ? 'a symbolic link' : stat.isFIFO() ? 'a FIFO' : 'not a regular file';
+  } catch {
+    throw new InputError(`no journal for run ${runId} in ${dir}`, 'pass the run id exch-cert printed, and --journal-dir if you used one');
+  }
+  if (kind !== 'file') throw new InputError(`the journal of run ${runId} (${path}) is ${kind}; exch-cert reads only a regular file there`);
   let fingerprint: string | undefined;
+  let host: string | undefined;
   let rolledBack = false;
+  const pids: number[] = [];
   const completed = new Map<string, { status: StepStatus; outputs: Readonly<Record<string, unknown>> }>();
   const lines = readFileSync(path, 'utf8').split('\n');
   lines.forEach((line, index) => {
@@ -93,7 +153,13 @@ export function readJournal(dir: string, runId: string): ResumeState {
       if (index === lines.length - 1 || lines.slice(index + 1).every((rest) => rest.trim() === '')) return;
       throw new InputError(`journal ${path} is damaged at line ${index + 1}`);
     }
-    if (record['type'] === 'run-started' && typeof record['fingerprint'] === 'string') fingerprint = record['fingerprint'];
+    if (record['runId'] !== runId) throw new InputError(`journal ${path} belongs to run ${JSON.stringify(record['runId'])}, not ${runId}, at line ${index + 1}`, 'resume a run by the id it printed; a journal copied under another name cannot be resumed');
+    if (record['type'] === 'run-started' && typeof record['fingerprint'] === 'string') {
+      fingerprint = record['fingerprint'];
+      if (typeof record['host'] === 'string') host = record['host'];
+      if (typeof record['pid'] === 'number') pids.push(record['pid']);
+    }
+    if (record['type'] === 'session-started' && typeof record['pid'] === 'number' && record['pid'] > 0) pids.push(record['pid']);
     if (record['type'] === 'rollback-started') rolledBack = true;
     if (record['type'] === 'step-finished' && record['phase'] === 'steps' && typeof record['stepId'] === 'string') {
       const status = record['status'] as StepStatus;
@@ -105,5 +171,5 @@ export function readJournal(dir: string, runId: string): ResumeState {
     }
   });
   if (fingerprint === undefined) throw new InputError(`journal ${path} has no run-started record`);
-  return { runId, fingerprint, completed, rolledBack };
+  return { runId, fingerprint, completed, rolledBack, host, pids };
 }

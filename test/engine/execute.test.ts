@@ -97,6 +97,7 @@ async function harness(behaviour: FakeBehaviour): Promise<Harness> {
         confirm: () => Promise.resolve('yes'),
         interrupt,
         clock,
+        runner: { host: 'ADMINPC', pid: 4242 },
         ...extra,
       }),
   };
@@ -228,7 +229,7 @@ describe('executePlan', () => {
 
   it('on --resume skips finished steps and gives the shell their outputs first', async () => {
     const h = await harness(happy);
-    const resume = { runId: 'run-0', fingerprint: 'x', rolledBack: false, completed: new Map([['find', { status: 'ok' as const, outputs: { thumbprint: OLD } }], ['import', { status: 'changed' as const, outputs: { thumbprint: 'B'.repeat(40) } }]]) };
+    const resume = { runId: 'run-0', fingerprint: 'x', rolledBack: false, host: 'ADMINPC', pids: [], completed: new Map([['find', { status: 'ok' as const, outputs: { thumbprint: OLD } }], ['import', { status: 'changed' as const, outputs: { thumbprint: 'B'.repeat(40) } }]]) };
     const result = await h.run({ resume });
     expect(result.exitCode).toBe(0);
     expect(h.sessions.steps()).toEqual(['1:health', '1:backup', '1:remove']);
@@ -331,5 +332,17 @@ describe('executePlan', () => {
     expect(h.events[0]).toMatchObject({ type: 'run-started', runId: 'run-1', runbook: 'engine-test' });
     expect(result.message).toMatch(/^step backup failed; onFailure: 1 of 1 step\(s\) succeeded\. Steps that changed the server: find, import, health$/);
     expect(h.events.find((event) => event.type === 'step-finished' && event.stepId === 'backup')).toMatchObject({ error: { message: 'bad password *** h***r***' } });
+  });
+
+  it('stops at the next step boundary, with what changed, when the journal cannot be written', async () => {
+    let problem: string | undefined;
+    const h = await harness((block) => {
+      if (block.stepId === 'import') problem = '/j/run-1.jsonl: no space left on the disk';
+      return happy(block, undefined);
+    });
+    const result = await h.run({ journalProblem: () => problem });
+    expect(h.sessions.steps()).toEqual(['1:find', '1:import']);
+    expect(result.exitCode).toBe(ExitCode.leftChanged);
+    expect(result.message).toBe('the journal cannot be written (/j/run-1.jsonl: no space left on the disk); stopped before the next step was sent. Steps that changed the server: find, import');
   });
 });

@@ -284,6 +284,35 @@ describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => 
       expect(statuses(journalOf(ws.dir))).toEqual(['front-end:ok', 'back-end:ok', 'health:failed']);
     });
 
+    it.each(['SIGTERM', 'SIGHUP'] as const)('%s stops after the running step like Ctrl-C: journal, summary, exit 130; a second one aborts the step', async (signal) => {
+      const ws = workspace([{ command: 'Test-ServiceHealth', action: 'hang', seconds: 4, times: 1 }]);
+      const runbook = join(ws.dir, 'check.yaml');
+      const text = readFileSync(join(repoRoot, 'runbooks', 'validate-exchange.yaml'), 'utf8');
+      writeFileSync(runbook, text.replace(/steps:\n([\s\S]*?)( {2}- id: health[\s\S]*)$/, 'steps:\n$2\n$1'));
+      const run = new CliProcess(runArgs(ws, runbook, ...shell()), { env: env(), cwd: ws.dir });
+      await run.waitFor(/\[1\/3\] health/);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      run.signal(signal);
+      expect(await run.exited).toBe(130);
+      expect(run.stderr).toContain(`${signal}: finishing the current step, then stopping. Send ${signal} again to abort it.`);
+      expect(run.stderr).toMatch(new RegExp(`stopped by ${signal} before step front-end\\. .*Resume with --resume`));
+      expect(run.stderr).toMatch(/health +ok/);
+      const journal = journalOf(ws.dir);
+      expect(statuses(journal)).toEqual(['health:ok']);
+      expect(journal.at(-1)).toMatchObject({ type: 'run-finished', outcome: 'interrupted', exitCode: 130 });
+
+      const twice = workspace([{ command: 'Test-ServiceHealth', action: 'hang', seconds: 60 }]);
+      const again = new CliProcess(runArgs(twice, runbook, ...shell()), { env: env(), cwd: twice.dir });
+      await again.waitFor(/\[1\/3\] health/);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      again.signal(signal);
+      await again.waitFor(new RegExp(`${signal}: finishing`));
+      again.signal(signal);
+      expect(await again.exited).toBe(130);
+      expect(again.stderr).toContain(`${signal} again: aborting the running step.`);
+      expect(again.stderr).toContain(`step health was aborted by ${signal} and may be half done`);
+    });
+
     it('kill -9 of exch-cert: its PowerShell exits at once and changes nothing afterwards', async () => {
       const ws = workspace([{ command: 'Set-PopSettings', action: 'hang', seconds: 6 }]);
       const runbook = join(ws.dir, 'pop.yaml');

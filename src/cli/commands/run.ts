@@ -1,9 +1,10 @@
-import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { InputError, ExitCode } from '../../errors.js';
 import type { Plan } from '../../plan/compile.js';
 import { encodePs1File, renderScript } from '../../plan/render.js';
+import { writeNewFile } from '../files.js';
 import { displayPath, loadPlan } from '../load-plan.js';
+import { escapeBlock, safeJson } from '../../text/untrusted.js';
 import { shippedRunbook } from '../package-root.js';
 import { simulatorModulePath, defaultSimulatorDir } from '../simulator.js';
 import type { CliIo, Terminal } from '../terminal.js';
@@ -74,21 +75,23 @@ async function execute(runbookFile: string, options: RunOptions, named: Readonly
     io,
     terminal,
   );
+  warnAboutScripts(plan, io, terminal);
   if (options.dryRun) return printPlan(plan, options, io, terminal);
   const { runLive } = await import('../live-run.js');
   return runLive(plan, { ...options, simulateState: simulation?.state }, io, terminal);
 }
 
-async function printPlan(plan: Plan, options: RunOptions, io: CliIo, terminal: Terminal): Promise<number> {
+function printPlan(plan: Plan, options: RunOptions, io: CliIo, terminal: Terminal): number {
   const script = renderScript(plan);
   if (options.json) {
-    io.stdout.write(JSON.stringify({ ...plan, script }, null, 2) + '\n');
+    io.stdout.write(safeJson({ ...plan, script }) + '\n');
   } else if (options.output !== undefined) {
-    const target = resolve(io.cwd, options.output);
-    await writeFile(target, encodePs1File(script));
+    const target = options.output === '' ? '' : resolve(io.cwd, options.output);
+    writeNewFile(target, encodePs1File(script), { force: options.force === true, flag: '--output' });
     io.stderr.write(`exch-cert: wrote the plan to ${displayPath(target, io.cwd)}\n`);
   } else {
-    io.stdout.write(script);
+    // On a terminal, a control character in a value or a script shows escaped; in a pipe the text is exact.
+    io.stdout.write(io.stdout.isTTY === true ? escapeBlock(script) : script);
   }
   const active = plan.steps.filter((step) => !step.skipped);
   const destructive = active.filter((step) => step.confirm).length;
@@ -98,6 +101,15 @@ async function printPlan(plan: Plan, options: RunOptions, io: CliIo, terminal: T
     ),
   );
   return ExitCode.ok;
+}
+
+/** The powershell escape hatch is trusted code: say which steps use it before anything runs. */
+function warnAboutScripts(plan: Plan, io: CliIo, terminal: Terminal): void {
+  const scripts = [...plan.steps, ...plan.onFailure].filter((step) => step.action === 'powershell' && !step.skipped);
+  if (scripts.length === 0) return;
+  io.stderr.write(
+    `${terminal.color.yellow('exch-cert: warning:')} step${scripts.length > 1 ? 's' : ''} ${scripts.map((step) => step.id).join(', ')} run${scripts.length > 1 ? '' : 's'} a PowerShell script written in the runbook: exch-cert runs it as it is and cannot check what it does; review it before you run it\n`,
+  );
 }
 
 /** With --simulate: the simulator's state file (the one named, or the default one) and its folder. */

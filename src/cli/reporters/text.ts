@@ -1,5 +1,6 @@
 import type { Ora } from 'ora';
 import type { EventSink, RunEvent, StepStatus } from '../../engine/events.js';
+import { escapeBlock, escapeControls, escapeUntrusted } from '../../text/untrusted.js';
 import type { CliIo, Terminal } from '../terminal.js';
 
 type StepFinished = Extract<RunEvent, { type: 'step-finished' }>;
@@ -32,14 +33,14 @@ export class TextReporter implements EventSink {
         this.line(color.dim(`${event.restart ? 'restarted' : 'started'} ${event.executable} (PowerShell ${event.version} ${event.edition})`));
         return;
       case 'step-started': {
-        const text = `${label(event)} ${event.stepId}: ${event.title}${event.attempt > 1 ? color.dim(` (attempt ${event.attempt})`) : ''}`;
+        const text = `${label(event)} ${event.stepId}: ${escapeUntrusted(event.title)}${event.attempt > 1 ? color.dim(` (attempt ${event.attempt})`) : ''}`;
         if (this.createSpinner) this.spinner = this.createSpinner(text).start();
         else this.line(`${text} ...`);
         return;
       }
       case 'step-retrying':
         this.stopSpinner();
-        this.line(color.yellow(`  attempt ${event.attempt - 1} failed: ${event.error.message}; retrying in ${seconds(event.delayMs)}`));
+        this.line(color.yellow(`  attempt ${event.attempt - 1} failed: ${escapeUntrusted(event.error.message)}; retrying in ${seconds(event.delayMs)}`));
         return;
       case 'step-finished':
         this.finished.push(event);
@@ -53,8 +54,8 @@ export class TextReporter implements EventSink {
         this.line(
           color.yellow(
             event.stage === 'stop-after-step'
-              ? `Ctrl-C: finishing ${event.stepId ? `step ${event.stepId}` : 'the current step'}, then stopping. Press Ctrl-C again to abort it.`
-              : 'Ctrl-C again: aborting the running step.',
+              ? `${event.cause}: finishing ${event.stepId ? `step ${event.stepId}` : 'the current step'}, then stopping. ${event.cause === 'Ctrl-C' ? 'Press Ctrl-C again' : `Send ${event.cause} again`} to abort it.`
+              : `${event.cause} again: aborting the running step.`,
           ),
         );
         return;
@@ -64,7 +65,7 @@ export class TextReporter implements EventSink {
       case 'run-finished':
         this.stopSpinner();
         this.summary();
-        this.line(`${event.outcome === 'ok' ? color.green('done') : color.red(event.outcome)}: ${event.message} (${seconds(event.durationMs)}, exit ${event.exitCode})`);
+        this.line(`${event.outcome === 'ok' ? color.green('done') : color.red(event.outcome)}: ${escapeControls(event.message)} (${seconds(event.durationMs)}, exit ${event.exitCode})`);
         return;
     }
   }
@@ -72,7 +73,7 @@ export class TextReporter implements EventSink {
   private stepFinished(event: StepFinished): void {
     const { color } = this.terminal;
     const detail = event.status === 'skipped' ? `skipped${event.reason ? `: ${event.reason}` : ''}` : `${event.status.replace('_', ' ')} in ${seconds(event.durationMs)}`;
-    const text = `${label(event)} ${event.stepId}: ${event.title} ${color.dim(detail)}`;
+    const text = `${label(event)} ${event.stepId}: ${escapeUntrusted(event.title)} ${color.dim(escapeUntrusted(detail))}`;
     const failed = event.status === 'failed' || event.status === 'timed_out';
     if (this.spinner) {
       if (failed) this.spinner.fail(text);
@@ -84,11 +85,12 @@ export class TextReporter implements EventSink {
       this.line(`${mark} ${text}`);
     }
     if (failed && event.error) {
-      this.line(color.red(`  ${event.error.message}${event.error.line !== undefined ? ` (line ${event.error.line} of the step's block)` : ''}`));
+      const where = event.error.line !== undefined ? ` (line ${event.error.line} of the step's block)` : '';
+      for (const [index, errorLine] of escapeBlock(`${event.error.message}${where}`).split('\n').entries()) this.line(color.red(`  ${index > 0 ? '  ' : ''}${errorLine}`));
       if (event.continued) this.line(color.yellow('  continuing: the step has continueOnError'));
     }
     if (event.log && (failed || this.verbose)) {
-      for (const logLine of event.log.trimEnd().split('\n')) this.line(color.dim(`  | ${logLine}`));
+      for (const logLine of escapeBlock(event.log.trimEnd()).split('\n')) this.line(color.dim(`  | ${logLine}`));
     }
   }
 
@@ -114,7 +116,11 @@ export class TextReporter implements EventSink {
   }
 
   private line(text: string): void {
-    this.io.stderr.write(`${text}\n`);
+    try {
+      this.io.stderr.write(`${text}\n`);
+    } catch {
+      // The terminal closed (SIGHUP): the journal still records everything.
+    }
   }
 }
 
