@@ -3,6 +3,7 @@ import { outputsOf, type ActionDefinition, type Outputs, type OutputType } from 
 import type { FieldSpec, LiteralValue, ValueType } from '../actions/fields.js';
 import { ACTION_NAMES, findAction } from '../actions/index.js';
 import type { Diagnostic, Severity } from '../diagnostics.js';
+import { compileParamPattern } from './pattern.js';
 import { locate, type PathSegment, type RunbookDocument } from './document.js';
 import type { FieldValue, Runbook, Step, StepPhase } from './model.js';
 import { ParamSchema, PARAM_NAME_PATTERN, parseDuration, runbookHeaderShape, StepBaseSchema, type ParamDefinition, type StepBase } from './schema.js';
@@ -460,14 +461,20 @@ function lenientStepBase(raw: unknown): StepBase | undefined {
 
 /** Whether a parameter value satisfies its pattern and enum; a problem description otherwise. */
 export function checkParamValue(param: ParamDefinition, value: unknown): string | undefined {
+  const matches = (text: string): boolean => {
+    if (param.type !== 'string' && param.type !== 'list') return true;
+    if (param.pattern === undefined) return true;
+    const compiled = compileParamPattern(param.pattern);
+    return compiled.ok && compiled.matches(text);
+  };
   if (param.type === 'string' && typeof value === 'string') {
-    if (param.pattern !== undefined && !new RegExp(`^(?:${param.pattern})$`, 'u').test(value)) return `does not match the pattern ${param.pattern}`;
+    if (!matches(value)) return `does not match the pattern ${param.pattern ?? ''}`;
     if (param.enum && !param.enum.includes(value)) return `must be one of: ${param.enum.join(', ')}`;
   }
   if (param.type === 'number' && typeof value === 'number' && param.enum && !param.enum.includes(value)) return `must be one of: ${param.enum.join(', ')}`;
   if (param.type === 'list' && Array.isArray(value)) {
     for (const item of value as string[]) {
-      if (param.pattern !== undefined && !new RegExp(`^(?:${param.pattern})$`, 'u').test(item)) return `has item '${item}', which does not match the pattern ${param.pattern}`;
+      if (!matches(item)) return `has item '${item}', which does not match the pattern ${param.pattern ?? ''}`;
       if (param.enum && !param.enum.includes(item)) return `has item '${item}'; items must be among: ${param.enum.join(', ')}`;
     }
   }
