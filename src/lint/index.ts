@@ -3,6 +3,7 @@ import { parseRunbookDocument } from '../runbook/document.js';
 import type { Runbook } from '../runbook/model.js';
 import type { RunbookSource } from '../runbook/source.js';
 import { validateRunbook } from '../runbook/validate.js';
+import { controlCharacterDiagnostics } from './control-characters.js';
 import { runRule, type LintRule } from './rule.js';
 import { healthCheckMissing } from './rules/health-check-missing.js';
 import { iisResetMissing } from './rules/iis-reset-missing.js';
@@ -26,21 +27,54 @@ export const RULES: readonly LintRule[] = [
   powershellSevenOnly,
 ];
 
+/** A file with thousands of problems is one mistake repeated; more than this many are summed up in one line. */
+export const MAX_DIAGNOSTICS_PER_FILE = 200;
+
 export interface Analysis {
   /** Undefined when the file is not even YAML. */
   readonly runbook: Runbook | undefined;
+  /** At most MAX_DIAGNOSTICS_PER_FILE, then one `too-many-problems` line for the rest. */
   readonly diagnostics: readonly Diagnostic[];
+  /** What all the problems were, including those summed up. */
+  readonly counts: ProblemCounts;
+}
+
+export interface ProblemCounts {
+  readonly errors: number;
+  readonly warnings: number;
 }
 
 /**
- * Everything lint knows about one runbook: YAML syntax, schema, references and
- * the rules. `run` and `plan` use the same analysis and refuse on any error.
+ * Everything lint knows about one runbook: control characters, YAML syntax,
+ * schema, references and the rules. `run` and `plan` use the same analysis and
+ * refuse on any error.
  */
 export async function analyzeRunbook(source: RunbookSource): Promise<Analysis> {
+  const found = controlCharacterDiagnostics(source);
   const parsed = parseRunbookDocument(source);
-  if (!parsed.ok) return { runbook: undefined, diagnostics: parsed.diagnostics.sort(compareDiagnostics) };
+  if (!parsed.ok) return finish(undefined, [...found, ...parsed.diagnostics]);
   const { runbook, diagnostics } = validateRunbook(parsed.document);
-  const found = [...diagnostics];
+  found.push(...diagnostics);
   for (const rule of RULES) found.push(...(await runRule(rule, runbook, parsed.document)));
-  return { runbook, diagnostics: found.sort(compareDiagnostics) };
+  return finish(runbook, found);
+}
+
+function finish(runbook: Runbook | undefined, diagnostics: Diagnostic[]): Analysis {
+  diagnostics.sort(compareDiagnostics);
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  const counts = { errors, warnings: diagnostics.length - errors };
+  if (diagnostics.length <= MAX_DIAGNOSTICS_PER_FILE) return { runbook, diagnostics, counts };
+  const hidden = diagnostics.slice(MAX_DIAGNOSTICS_PER_FILE);
+  const first = hidden[0] as Diagnostic;
+  const hiddenErrors = hidden.filter((d) => d.severity === 'error').length;
+  const summary: Diagnostic = {
+    file: first.file,
+    line: first.line,
+    column: first.column,
+    severity: hiddenErrors > 0 ? 'error' : 'warning',
+    message: `and ${hidden.length} more problems in this file (${hiddenErrors} errors, ${hidden.length - hiddenErrors} warnings), not shown`,
+    hint: 'fix the ones above first; they are often one mistake repeated',
+    ruleId: 'too-many-problems',
+  };
+  return { runbook, diagnostics: [...diagnostics.slice(0, MAX_DIAGNOSTICS_PER_FILE), summary], counts };
 }

@@ -1,10 +1,12 @@
 import { compareDiagnostics, type Diagnostic } from '../diagnostics.js';
 import { readRunbookSourceSync } from '../runbook/source.js';
-import { analyzeRunbook } from './index.js';
+import { analyzeRunbook, type ProblemCounts } from './index.js';
 
 /** What linting a set of files found: the problems, and the text of each file that has any (for source excerpts). */
 export interface LintResult {
   readonly diagnostics: Diagnostic[];
+  /** Errors and warnings in all, including those a file's cap summed up. */
+  readonly counts: ProblemCounts;
   readonly sources: Array<[file: string, text: string]>;
 }
 
@@ -22,17 +24,22 @@ export interface LintTarget {
 export async function lintFiles(targets: readonly LintTarget[]): Promise<LintResult> {
   const diagnostics: Diagnostic[] = [];
   const sources: Array<[string, string]> = [];
+  let errors = 0;
+  let warnings = 0;
   for (const target of targets) {
     const read = readRunbookSourceSync(target.path);
     if (!read.ok) {
       diagnostics.push({ ...read.diagnostic, file: target.display });
+      errors++;
       continue;
     }
     const analysis = await analyzeRunbook({ file: target.display, text: read.source.text });
+    errors += analysis.counts.errors;
+    warnings += analysis.counts.warnings;
     if (analysis.diagnostics.length > 0) {
       diagnostics.push(...analysis.diagnostics);
       sources.push([target.display, read.source.text]);
     }
   }
-  return { diagnostics: diagnostics.sort(compareDiagnostics), sources };
+  return { diagnostics: diagnostics.sort(compareDiagnostics), counts: { errors, warnings }, sources };
 }

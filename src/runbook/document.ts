@@ -1,4 +1,4 @@
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { Diagnostic } from '../diagnostics.js';
 import type { RunbookSource } from './source.js';
 
@@ -49,17 +49,18 @@ export function parseRunbookDocument(source: RunbookSource): DocumentResult {
   const yaml = parseDocument(text, {
     lineCounter,
     prettyErrors: false,
-    uniqueKeys: true,
+    // The library's own check compares each key with every earlier one
+    // (quadratic: 10,000 keys took seconds); duplicateKeys() uses a set.
+    uniqueKeys: false,
     strict: true,
     version: '1.2',
   });
-  const problems = [...yaml.errors, ...yaml.warnings];
+  const problems: Array<{ offset: number; code: string; message: string }> = [...yaml.errors, ...yaml.warnings].map((problem) => ({ offset: problem.pos[0], code: problem.code, message: problem.message }));
+  problems.push(...duplicateKeys(yaml));
   if (problems.length > 0) {
     return {
       ok: false,
-      diagnostics: problems.map((problem) =>
-        syntaxDiagnostic(problem.pos[0], describeYamlError(problem.code, problem.message), yamlHint(problem.code, text, problem.pos[0])),
-      ),
+      diagnostics: problems.map((problem) => syntaxDiagnostic(problem.offset, describeYamlError(problem.code, problem.message), yamlHint(problem.code, text, problem.offset))),
     };
   }
   let data: unknown;
@@ -78,6 +79,24 @@ export function parseRunbookDocument(source: RunbookSource): DocumentResult {
     const position = lineCounter.linePos(offset);
     return { file, line: position.line, column: position.col, severity: 'error', message, ruleId: 'yaml-syntax', ...(hint ? { hint } : {}) };
   }
+}
+
+/** Keys that repeat in a mapping, each at its second and later occurrence; linear in the number of keys. */
+function duplicateKeys(yaml: Document.Parsed): Array<{ offset: number; code: string; message: string }> {
+  const found: Array<{ offset: number; code: string; message: string }> = [];
+  visit(yaml, {
+    Map(_key, map) {
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        const key = pair.key;
+        // Scalars compare by type and value, as YAML does (1 and '1' differ); other keys by their content.
+        const identity = isScalar(key) ? `${typeof key.value}:${String(key.value)}` : `node:${JSON.stringify(key)}`;
+        if (seen.has(identity)) found.push({ offset: (key as Node | null)?.range?.[0] ?? 0, code: 'DUPLICATE_KEY', message: 'Map keys must be unique' });
+        seen.add(identity);
+      }
+    },
+  });
+  return found;
 }
 
 function describeYamlError(code: string, message: string): string {
@@ -116,7 +135,7 @@ export function locate(document: RunbookDocument, path: readonly PathSegment[], 
   let keyNode: Node | null = null;
   for (const segment of path) {
     if (isMap(node)) {
-      const pair = node.items.find((item: Pair) => isScalar(item.key) && String(item.key.value) === String(segment));
+      const pair = pairsByKey(node).get(String(segment));
       if (!pair) break;
       keyNode = pair.key as Node;
       node = pair.value;
@@ -130,6 +149,23 @@ export function locate(document: RunbookDocument, path: readonly PathSegment[], 
   const target = options.key && keyNode ? keyNode : isPair(node) ? (node.key as Node) : ((node as Node | null) ?? keyNode);
   const range = target?.range ?? [0, 0, 0];
   return spanOf(document.lineCounter, range[0], range[1]);
+}
+
+/** The first pair of each scalar key of a mapping, indexed once: a lint of a mapping with many unknown keys locates each of them. */
+const pairIndexes = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+function pairsByKey(map: YAMLMap): Map<string, Pair> {
+  let index = pairIndexes.get(map);
+  if (index === undefined) {
+    index = new Map();
+    for (const item of map.items) {
+      if (!isScalar(item.key)) continue;
+      const name = String(item.key.value);
+      if (!index.has(name)) index.set(name, item);
+    }
+    pairIndexes.set(map, index);
+  }
+  return index;
 }
 
 function spanOf(lineCounter: LineCounter, start: number, end: number): Span {

@@ -19,10 +19,10 @@ export async function lintCommand(paths: readonly string[], options: LintOptions
   const format: LintFormat = options.format ?? (io.env['GITHUB_ACTIONS'] === 'true' ? 'github' : 'text');
   const files = await expandPaths(paths.length > 0 ? paths : ['runbooks'], io.cwd);
   const targets = files.map((path) => ({ path, display: displayPath(path, io.cwd) }));
-  const { diagnostics, sources } = await lintFiles(targets);
+  const { diagnostics, counts, sources } = await lintFiles(targets);
   if (format === 'json') io.stdout.write(formatJson(diagnostics) + '\n');
   else if (diagnostics.length > 0) io.stdout.write((format === 'github' ? formatGithub(diagnostics) : formatText(diagnostics, new Map(sources), terminal.color)) + '\n');
-  io.stderr.write(`exch-cert lint: ${summarize(diagnostics, files.length)}\n`);
+  io.stderr.write(`exch-cert lint: ${summarize(counts, files.length)}\n`);
   const failing = diagnostics.some((d) => d.severity === 'error' || options.strict === true);
   return failing ? ExitCode.failed : ExitCode.ok;
 }
