@@ -1,5 +1,6 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { Diagnostic } from '../diagnostics.js';
+import { findBadIndentation } from './indentation.js';
 import type { RunbookSource } from './source.js';
 
 /** Nesting deeper than this is no runbook; the cap keeps the YAML parser away from pathological input. */
@@ -58,10 +59,8 @@ export function parseRunbookDocument(source: RunbookSource): DocumentResult {
   const problems: Array<{ offset: number; code: string; message: string }> = [...yaml.errors, ...yaml.warnings].map((problem) => ({ offset: problem.pos[0], code: problem.code, message: problem.message }));
   problems.push(...duplicateKeys(yaml));
   if (problems.length > 0) {
-    return {
-      ok: false,
-      diagnostics: problems.map((problem) => syntaxDiagnostic(problem.offset, describeYamlError(problem.code, problem.message), yamlHint(problem.code, text, problem.offset))),
-    };
+    const diagnostics = problems.map((problem) => syntaxDiagnostic(problem.offset, describeYamlError(problem.code, problem.message), yamlHint(problem.code, text, problem.offset)));
+    return { ok: false, diagnostics: explainIndentation(diagnostics) };
   }
   let data: unknown;
   try {
@@ -74,6 +73,27 @@ export function parseRunbookDocument(source: RunbookSource): DocumentResult {
     };
   }
   return { ok: true, document: { file, text, yaml, lineCounter, data } };
+
+  /** The library's messages about a mis-indented line point at the line before it: one message at the line, with the fix. */
+  function explainIndentation(diagnostics: Diagnostic[]): Diagnostic[] {
+    const bad = findBadIndentation(text);
+    if (!bad) return diagnostics;
+    const echoes = (d: Diagnostic): boolean => d.line === bad.line || d.line === bad.line - 1;
+    if (!diagnostics.some(echoes)) return diagnostics;
+    const like = bad.sibling.text === '-' ? `the '-' on line ${bad.sibling.line}` : `'${bad.sibling.text}' on line ${bad.sibling.line}`;
+    return [
+      ...diagnostics.filter((d) => !echoes(d)),
+      {
+        file,
+        line: bad.line,
+        column: bad.indent + 1,
+        severity: 'error',
+        message: `bad indentation: this line is indented ${bad.indent} spaces, but the lines around it are at ${bad.expected}`,
+        hint: `indent it ${bad.expected} spaces, like ${like}`,
+        ruleId: 'yaml-syntax',
+      },
+    ];
+  }
 
   function syntaxDiagnostic(offset: number, message: string, hint?: string): Diagnostic {
     const position = lineCounter.linePos(offset);

@@ -61,3 +61,24 @@ describe('exch-cert lint', () => {
     expect(strict.stdout).toContain('warning:');
   });
 });
+
+describe('exch-cert lint: paths', () => {
+  it('exits 2 for a missing file, as for a glob that matches nothing', () => {
+    const dir = workspace();
+    const missing = runCli(['lint', 'runbooks/pop-imap.yaml', 'runbooks/nope.yaml'], { cwd: dir });
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('no such file or folder: "runbooks/nope.yaml"');
+    expect(missing.stdout).toBe('');
+    const glob = runCli(['lint', 'runbooks/zz*.yaml'], { cwd: dir });
+    expect(glob.status).toBe(2);
+    expect(glob.stderr).toContain('no runbook files match "runbooks/zz*.yaml"');
+  });
+
+  it('says what it looked for when run with no path outside a project', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'exch-cert-empty-'));
+    const result = runCli(['lint'], { cwd: dir });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(`no runbooks/ folder in ${dir}: with no path, exch-cert lint checks runbooks/**/*.yaml and *.yml`);
+    expect(result.stderr).toContain('hint: pass files, folders or globs');
+  });
+});

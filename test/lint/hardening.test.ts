@@ -77,3 +77,23 @@ describe('many problems in one file', () => {
     expect(diagnostics[0]).toMatchObject({ line: 5, column: 3, ruleId: 'yaml-syntax', message: expect.stringContaining('duplicate key') as string });
   });
 });
+
+describe('YAML and step errors', () => {
+  it('names a mis-indented line once, with the fix', async () => {
+    const { diagnostics } = await analyze('version: 1\nname: indent\nsteps:\n  - id: health\n    action: test-service-health\n     with:\n      server: x\n');
+    expect(diagnostics).toEqual([
+      expect.objectContaining({
+        line: 6,
+        column: 6,
+        ruleId: 'yaml-syntax',
+        message: 'bad indentation: this line is indented 5 spaces, but the lines around it are at 4',
+        hint: "indent it 4 spaces, like 'action:' on line 5",
+      }),
+    ]);
+  });
+
+  it('still checks the fields of a step whose id is a duplicate', async () => {
+    const { diagnostics } = await analyze(`version: 1\nname: dup\nsteps:\n${HEALTH}  - id: health\n    action: test-service-health\n    with: { server: EXCH01, serverr: x }\n`);
+    expect(brief(diagnostics)).toEqual(['7:9 error duplicate-step-id', '9:29 error unknown-key']);
+  });
+});

@@ -17,7 +17,7 @@ const RUNBOOK_GLOB = '**/*.{yaml,yml}';
 /** `exch-cert lint`: every problem in every file; exit 1 on errors (or warnings with --strict). */
 export async function lintCommand(paths: readonly string[], options: LintOptions, io: CliIo, terminal: Terminal): Promise<number> {
   const format: LintFormat = options.format ?? (io.env['GITHUB_ACTIONS'] === 'true' ? 'github' : 'text');
-  const files = await expandPaths(paths.length > 0 ? paths : ['runbooks'], io.cwd);
+  const files = paths.length > 0 ? await expandPaths(paths, io.cwd) : await defaultFiles(io.cwd);
   const targets = files.map((path) => ({ path, display: displayPath(path, io.cwd) }));
   const { diagnostics, counts, sources } = await lintFiles(targets);
   if (format === 'json') io.stdout.write(formatJson(diagnostics) + '\n');
@@ -27,9 +27,19 @@ export async function lintCommand(paths: readonly string[], options: LintOptions
   return failing ? ExitCode.failed : ExitCode.ok;
 }
 
+/** With no path: the runbooks/ folder of the project lint runs in. */
+async function defaultFiles(cwd: string): Promise<string[]> {
+  const info = await stat(resolve(cwd, 'runbooks')).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new InputError(`no runbooks/ folder in ${cwd}: with no path, exch-cert lint checks runbooks/**/*.yaml and *.yml`, 'pass files, folders or globs, e.g. exch-cert lint my-runbook.yaml');
+  }
+  return expandPaths(['runbooks'], cwd);
+}
+
 /**
  * Files, folders (every .yaml/.yml below) and globs, in a stable order. A
- * named file that does not exist is kept, so lint reports it like any problem.
+ * path that does not exist is a usage error (exit 2), like a glob that
+ * matches nothing.
  */
 async function expandPaths(paths: readonly string[], cwd: string): Promise<string[]> {
   const found = new Set<string>();
@@ -46,6 +56,8 @@ async function expandPaths(paths: readonly string[], cwd: string): Promise<strin
       const matches = await glob(RUNBOOK_GLOB, { cwd: absolute, absolute: true, onlyFiles: true });
       if (matches.length === 0) throw new InputError(`no .yaml or .yml files in ${JSON.stringify(path)}`);
       for (const match of matches.sort()) found.add(match);
+    } else if (info === undefined) {
+      throw new InputError(`no such file or folder: ${JSON.stringify(path)}`, 'check the path; globs such as "runbooks/*.yaml" work too');
     } else {
       found.add(absolute);
     }
