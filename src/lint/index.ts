@@ -5,12 +5,13 @@ import type { RunbookSource } from '../runbook/source.js';
 import { validateRunbook } from '../runbook/validate.js';
 import { controlCharacterDiagnostics } from './control-characters.js';
 import { runRule, type LintRule } from './rule.js';
+import { createBuiltinChecker, type ScriptChecker } from './scripts.js';
 import { healthCheckMissing } from './rules/health-check-missing.js';
 import { iisResetMissing } from './rules/iis-reset-missing.js';
 import { popImapNameMissing } from './rules/pop-imap-name-missing.js';
 import { popImapRestartMissing } from './rules/pop-imap-restart-missing.js';
 import { powershellStep } from './rules/powershell-step.js';
-import { powershellSevenOnly, powershellSyntax } from './rules/powershell-syntax.js';
+import { exchCertInternals, powershellSevenOnly, powershellSyntax } from './rules/powershell-syntax.js';
 import { removeWithoutBackup } from './rules/remove-without-backup.js';
 import { secretLikeParam } from './rules/secret-like-param.js';
 
@@ -25,7 +26,13 @@ export const RULES: readonly LintRule[] = [
   powershellStep,
   powershellSyntax,
   powershellSevenOnly,
+  exchCertInternals,
 ];
+
+export interface AnalyzeOptions {
+  /** Who parses the scripts of powershell steps; the built-in checker by default. */
+  readonly scripts?: ScriptChecker;
+}
 
 /** A file with thousands of problems is one mistake repeated; more than this many are summed up in one line. */
 export const MAX_DIAGNOSTICS_PER_FILE = 200;
@@ -49,13 +56,14 @@ export interface ProblemCounts {
  * schema, references and the rules. `run` and `plan` use the same analysis and
  * refuse on any error.
  */
-export async function analyzeRunbook(source: RunbookSource): Promise<Analysis> {
+export async function analyzeRunbook(source: RunbookSource, options: AnalyzeOptions = {}): Promise<Analysis> {
+  const scripts = options.scripts ?? createBuiltinChecker();
   const found = controlCharacterDiagnostics(source);
   const parsed = parseRunbookDocument(source);
   if (!parsed.ok) return finish(undefined, [...found, ...parsed.diagnostics]);
   const { runbook, diagnostics } = validateRunbook(parsed.document);
   found.push(...diagnostics);
-  for (const rule of RULES) found.push(...(await runRule(rule, runbook, parsed.document)));
+  for (const rule of RULES) found.push(...(await runRule(rule, runbook, parsed.document, scripts)));
   return finish(runbook, found);
 }
 
