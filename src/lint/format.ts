@@ -1,9 +1,21 @@
 import type { ChalkInstance } from 'chalk';
 import { escapeControlCharacters, escapeJsonControlCharacters } from '../control-characters.js';
 import type { Diagnostic } from '../diagnostics.js';
+import type { ParserInfo } from './scripts.js';
 
-export const LINT_FORMATS = ['text', 'json', 'github'] as const;
+export const LINT_FORMATS = ['text', 'json', 'github', 'sarif'] as const;
 export type LintFormat = (typeof LINT_FORMATS)[number];
+
+export const LINT_PARSERS = ['auto', 'pwsh', 'builtin'] as const;
+export type LintParser = (typeof LINT_PARSERS)[number];
+
+/** What a whole lint run found, beside its diagnostics. */
+export interface LintReport {
+  readonly files: number;
+  readonly counts: { readonly errors: number; readonly warnings: number };
+  /** Who judged the scripts of powershell steps; undefined when there were none. */
+  readonly parser: ParserInfo | undefined;
+}
 
 /**
  * `file:line:col: severity: message [rule-id]`, then the source line with a
@@ -46,9 +58,10 @@ export function formatText(diagnostics: readonly Diagnostic[], sources: Readonly
     .join('\n');
 }
 
-/** One JSON array of diagnostics, for tools. */
-export function formatJson(diagnostics: readonly Diagnostic[]): string {
-  return escapeJsonControlCharacters(JSON.stringify(diagnostics, null, 2));
+/** One JSON object for tools: how many files, errors and warnings, which parser judged the scripts, and the diagnostics. */
+export function formatJson(diagnostics: readonly Diagnostic[], report: LintReport): string {
+  const { files, counts, parser } = report;
+  return escapeJsonControlCharacters(JSON.stringify({ files, errors: counts.errors, warnings: counts.warnings, parser: parser ?? null, diagnostics }, null, 2));
 }
 
 /** GitHub Actions workflow commands: annotations on the changed lines. */

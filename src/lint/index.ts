@@ -29,6 +29,28 @@ export const RULES: readonly LintRule[] = [
   exchCertInternals,
 ];
 
+/** Every rule id lint reports, with what it checks (for SARIF and the README); the schema's rules first. */
+export const RULE_DESCRIPTIONS: ReadonlyMap<string, string> = new Map([
+  ['file', 'The file cannot be read as a runbook: missing, not UTF-8, empty or too large.'],
+  ['control-character', 'A control character (other than tab, CR, LF) or a bidirectional control anywhere in the runbook.'],
+  ['yaml-syntax', 'The file is not valid YAML (indentation, duplicate keys, tabs).'],
+  ['unknown-key', 'A key the runbook format or the action does not have.'],
+  ['wrong-type', 'A value of the wrong type.'],
+  ['missing-field', 'A required field is missing.'],
+  ['unknown-action', 'An action exch-cert does not have.'],
+  ['bad-duration', 'A timeout or delay that is not a duration.'],
+  ['invalid-value', 'A value outside what is allowed (patterns, enums, names).'],
+  ['unsupported-version', 'A runbook version this exch-cert does not read.'],
+  ['duplicate-step-id', 'Two steps with the same id.'],
+  ['unknown-reference', 'A template that names an unknown param, step or output.'],
+  ['forward-reference', 'A template that reads a step that runs later.'],
+  ['invalid-template', 'A template expression other than params.NAME or steps.ID.outputs.NAME.'],
+  ['secret-misuse', 'A secret passed where secrets may not go.'],
+  ['too-many-problems', 'More problems in one file than are shown.'],
+  ...RULES.map((rule): [string, string] => [rule.id, rule.description]),
+  ['plaintext-secret', 'A secret written in the runbook, a password-like param that is not a secret, or a SecureString from plain text.'],
+]);
+
 export interface AnalyzeOptions {
   /** Who parses the scripts of powershell steps; the built-in checker by default. */
   readonly scripts?: ScriptChecker;

@@ -35,6 +35,7 @@ import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import { Language, Parser, Query, type Node } from 'web-tree-sitter';
 import { internalCommandMessage, internalVariableMessage, mayTouchInternals } from './internals.js';
+import { OPERATOR_MESSAGES, parameterMessage, SEVEN_ONLY_MESSAGES, sevenOnlyVariableMessage, type Operator } from './seven-only.js';
 
 /** One problem found in a script. */
 export interface SyntaxProblem {
@@ -177,18 +178,6 @@ const DEFINITIONS = new Set(['function', 'filter', 'workflow', 'class', 'enum', 
 
 // ---------------------------------------------------------------------------
 // The scanner
-
-type Operator = '&&' | '||' | '??' | '??=' | '?.' | '?[' | '?';
-
-const OPERATOR_MESSAGES: Record<Operator, string> = {
-  '&&': "'&&' is PowerShell 7 only; Windows PowerShell 5.1 cannot parse it (use 'if ($?) { ... }' or separate statements)",
-  '||': "'||' is PowerShell 7 only; Windows PowerShell 5.1 cannot parse it (use 'if (-not $?) { ... }')",
-  '??': "'??' is PowerShell 7 only; Windows PowerShell 5.1 cannot parse it (use 'if ($null -eq $a) { ... }')",
-  '??=': "'??=' is PowerShell 7 only; Windows PowerShell 5.1 cannot parse it",
-  '?.': "'?.' is PowerShell 7 only; Windows PowerShell 5.1 cannot parse it",
-  '?[': "'?[' is PowerShell 7 only; Windows PowerShell 5.1 cannot parse it",
-  '?': "the ternary operator 'a ? b : c' is PowerShell 7 only; Windows PowerShell 5.1 cannot parse it (use if/else)",
-};
 
 interface IndexedProblem {
   readonly index: number;
@@ -517,7 +506,7 @@ class Scanner {
       return;
     }
     if (c === '|' && this.pipeStartsLine(frame)) {
-      this.sevenOnly(this.i, "a line that starts with '|' continues the pipeline only in PowerShell 7; Windows PowerShell 5.1 cannot parse it (end the previous line with '|' instead)");
+      this.sevenOnly(this.i, SEVEN_ONLY_MESSAGES.leadingPipe);
     }
     this.i++;
     this.statementBoundary(frame);
@@ -907,7 +896,7 @@ class Scanner {
     const generic = src[k] === '(' ? /(?:\.|::)[\p{L}_][\p{L}\p{N}_]*(\[[^\]]*\])$/u.exec(word) : null;
     if (generic?.[1]) {
       const at = k - generic[1].length;
-      this.sevenOnly(at, "generic method calls ('Method[T]()') are PowerShell 7.3+ only; Windows PowerShell 5.1 cannot parse them (use reflection, or a cast)");
+      this.sevenOnly(at, SEVEN_ONLY_MESSAGES.genericMethod);
       this.blank(at, k, 'x');
     }
     // The grammar reads `.ForEach` as its `.foreach { }` form, so a `.ForEach(…)` call fails.
@@ -923,7 +912,7 @@ class Scanner {
       return;
     }
     if (lower === 'clean' && (commandPosition || this.previousCode(start) === '}') && /^\s*\{/.test(src.slice(k, k + 100))) {
-      this.sevenOnly(start, "'clean { }' blocks are PowerShell 7.3+ only; Windows PowerShell 5.1 does not know them");
+      this.sevenOnly(start, SEVEN_ONLY_MESSAGES.clean);
     }
     if (/^[-+*/%]?=$/.test(word)) {
       this.statementBoundary(frame);
@@ -957,7 +946,7 @@ class Scanner {
     if (!header?.[1]) return;
     const colon = at + header[0].indexOf(':');
     if (keyword === 'enum') {
-      this.sevenOnly(colon, "an enum's underlying type ('enum E : byte') is PowerShell 7 only; Windows PowerShell 5.1 cannot parse it (leave the type out)");
+      this.sevenOnly(colon, SEVEN_ONLY_MESSAGES.enumType);
       this.blank(colon, at + header[0].length, ' ');
     } else if (keyword === 'class') {
       for (let k = colon; k < at + header[0].length; k++) if (this.out[k] === '.') this.out[k] = '_';
@@ -972,7 +961,7 @@ class Scanner {
     if (!(k >= this.n || isNewline(after) || after === ';' || after === '}' || after === ')' || after === '#')) return false;
     const before = this.previousCode(this.i);
     if (before === undefined || '({;|=,&'.includes(before) || isNewline(before)) return false;
-    this.sevenOnly(this.i, "the background operator ('command &') is PowerShell 7 only; Windows PowerShell 5.1 cannot parse it (use Start-Job)");
+    this.sevenOnly(this.i, SEVEN_ONLY_MESSAGES.background);
     this.out[this.i] = ' ';
     this.i++;
     this.statementBoundary(frame);
@@ -1106,7 +1095,7 @@ function inspectTree(grammar: Grammar, root: Node, script: string, scan: Scan): 
     for (const { node } of grammar.variables.captures(root)) {
       const name = SEVEN_ONLY_VARIABLE.exec(script.slice(node.startIndex, node.endIndex))?.[1];
       if (name) {
-        sevenOnly.push({ index: node.startIndex, kind: 'powershell-7-variable', message: `'$${name}' exists only in PowerShell 6 and later; in Windows PowerShell 5.1 it is $null` });
+        sevenOnly.push({ index: node.startIndex, kind: 'powershell-7-variable', message: sevenOnlyVariableMessage(name) });
       }
     }
   }
@@ -1162,20 +1151,6 @@ function collectErrors(node: Node, script: string, errors: TreeError[]): void {
     collectErrors(child, script, errors);
   }
   if (!found) errors.push({ start: endIndex, end: endIndex, at: endIndex, message: nearMessage(script, endIndex, script.length) });
-}
-
-/** The message for a 7-only parameter of a command; PowerShell accepts any unambiguous prefix of a name. */
-function parameterMessage(command: string, parameterToken: string): string | undefined {
-  const name = command.toLowerCase();
-  const parameter = parameterToken.slice(1).replace(/:$/, '').toLowerCase();
-  if ((name === 'foreach-object' || name === 'foreach' || name === '%') && parameter.length >= 2 && 'parallel'.startsWith(parameter)) {
-    return "'ForEach-Object -Parallel' is PowerShell 7 only; Windows PowerShell 5.1 has no such parameter";
-  }
-  if (name === 'convertfrom-json' && parameter.length >= 2 && 'ashashtable'.startsWith(parameter)) {
-    return "'ConvertFrom-Json -AsHashtable' is PowerShell 6+ only; Windows PowerShell 5.1 has no such parameter";
-  }
-  if (parameter === 'asbytestream') return "'-AsByteStream' is PowerShell 6+ only; Windows PowerShell 5.1 uses '-Encoding Byte'";
-  return undefined;
 }
 
 /** "syntax error near '...'" with the first line of the original text at [start, end). */

@@ -38,9 +38,13 @@ describe('exch-cert lint', () => {
   it('prints JSON with --format json', () => {
     const result = runCli(['lint', 'runbooks/pop-imap.yaml', '--format', 'json'], { cwd: workspace() });
     expect(result.status).toBe(1);
-    expect(JSON.parse(result.stdout)).toEqual([
-      expect.objectContaining({ file: 'runbooks/pop-imap.yaml', line: 12, column: 9, severity: 'error', ruleId: 'pop-imap-restart-missing' }),
-    ]);
+    expect(JSON.parse(result.stdout)).toEqual({
+      files: 1,
+      errors: 1,
+      warnings: 0,
+      parser: null,
+      diagnostics: [expect.objectContaining({ file: 'runbooks/pop-imap.yaml', line: 12, column: 9, severity: 'error', ruleId: 'pop-imap-restart-missing' })],
+    });
   });
 
   it('prints workflow annotations on GitHub Actions, escaping what must be escaped', () => {
