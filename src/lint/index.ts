@@ -5,6 +5,7 @@ import type { RunbookSource } from '../runbook/source.js';
 import { validateRunbook } from '../runbook/validate.js';
 import { controlCharacterDiagnostics } from './control-characters.js';
 import { runRule, type LintRule } from './rule.js';
+import { applySuppressions } from './suppressions.js';
 import { createBuiltinChecker, type ScriptChecker } from './scripts.js';
 import { healthCheckMissing } from './rules/health-check-missing.js';
 import { iisResetMissing } from './rules/iis-reset-missing.js';
@@ -47,6 +48,8 @@ export const RULE_DESCRIPTIONS: ReadonlyMap<string, string> = new Map([
   ['invalid-template', 'A template expression other than params.NAME or steps.ID.outputs.NAME.'],
   ['secret-misuse', 'A secret passed where secrets may not go.'],
   ['too-many-problems', 'More problems in one file than are shown.'],
+  ['invalid-suppression', 'A suppression comment without a reason, or naming a rule that cannot be suppressed.'],
+  ['unused-suppression', 'A suppression comment that suppresses nothing.'],
   ...RULES.map((rule): [string, string] => [rule.id, rule.description]),
   ['plaintext-secret', 'A secret written in the runbook, a password-like param that is not a secret, or a SecureString from plain text.'],
 ]);
@@ -58,6 +61,13 @@ export interface AnalyzeOptions {
 
 /** A file with thousands of problems is one mistake repeated; more than this many are summed up in one line. */
 export const MAX_DIAGNOSTICS_PER_FILE = 200;
+
+/**
+ * The rules a suppression comment may silence: those beyond the schema. A
+ * runbook with a schema or YAML error cannot run at all, and touching
+ * exch-cert's internals is never a matter of judgement.
+ */
+const SUPPRESSIBLE: ReadonlySet<string> = new Set(RULES.map((rule) => rule.id).filter((id) => id !== 'exch-cert-internals'));
 
 export interface Analysis {
   /** Undefined when the file is not even YAML. */
@@ -85,7 +95,9 @@ export async function analyzeRunbook(source: RunbookSource, options: AnalyzeOpti
   if (!parsed.ok) return finish(undefined, [...found, ...parsed.diagnostics]);
   const { runbook, diagnostics } = validateRunbook(parsed.document);
   found.push(...diagnostics);
-  for (const rule of RULES) found.push(...(await runRule(rule, runbook, parsed.document, scripts)));
+  const ruleFindings: Diagnostic[] = [];
+  for (const rule of RULES) ruleFindings.push(...(await runRule(rule, runbook, parsed.document, scripts)));
+  found.push(...applySuppressions(source.file, source.text, ruleFindings, SUPPRESSIBLE, new Set(RULE_DESCRIPTIONS.keys())));
   return finish(runbook, found);
 }
 

@@ -101,11 +101,12 @@ export async function startPwshParser(executable: string, options: { startTimeou
     new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new PwshParserError(`${executable} did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
     }),
-  ]).catch(async (error: unknown) => {
-    await close();
-    throw error;
-  });
-  clearTimeout(timer);
+  ])
+    .catch(async (error: unknown) => {
+      await close();
+      throw error;
+    })
+    .finally(() => clearTimeout(timer));
   if (hello.ready !== true || typeof hello.version !== 'string') {
     await close();
     throw new PwshParserError(`${executable} does not answer like PowerShell`);
