@@ -49,8 +49,11 @@ function Read-Script([string]$Text) {
     }
     $found = New-Object System.Collections.Generic.List[object]
     $seen = @{}
+    # In a workflow, 'foreach -parallel' is valid Windows PowerShell 5.1.
+    $inWorkflow = @($errors | Where-Object { $_.ErrorId -eq 'WorkflowNotSupportedInPowerShellCore' }).Count -gt 0
     foreach ($e in $errors) {
         if ($notSyntax -contains $e.ErrorId) { continue }
+        if ($inWorkflow -and $e.ErrorId -eq 'KeywordParameterReservedForFutureUse') { continue }
         $found.Add(@{ o = $e.Extent.StartOffset; m = $e.Message; id = $e.ErrorId })
     }
     $constructs = New-Object System.Collections.Generic.List[object]

@@ -903,7 +903,7 @@ class Scanner {
     if (lower.endsWith('.foreach') && src[k] === '(') this.out[k - 1] = 'x';
 
     const commandPosition = frame.expectCommand;
-    if (commandPosition && DEFINITIONS.has(this.last.keyword ?? '')) {
+    if (DEFINITIONS.has(this.last.keyword ?? '')) {
       // The name after `function`, `class`, `enum`: not a command, and its `{` is a body.
       this.typeHeader(this.last.keyword ?? '', k);
       frame.expectCommand = false;
@@ -918,7 +918,9 @@ class Scanner {
       this.statementBoundary(frame);
       return;
     }
-    if (commandPosition && KEYWORDS.has(lower)) {
+    // `[Flags()] enum E` and `[NoRunspaceAffinity()] class C`: attributes come before the keyword.
+    const afterAttribute = (lower === 'enum' || lower === 'class') && this.previousCode(start) === ']';
+    if ((commandPosition || afterAttribute) && KEYWORDS.has(lower)) {
       if (lower === 'switch') frame.switchPending = true;
       // `break outer` is valid; the grammar only knows `break :outer`.
       if ((lower === 'break' || lower === 'continue') && src[k] === ' ' && /^[A-Za-z_]$/.test(src[k + 1] ?? '')) this.out[k] = ':';
