@@ -18,18 +18,19 @@ export interface LintTarget {
 }
 
 /**
- * Lints files. Reading and YAML parsing run one file after the other (worker
- * threads were measured and gained nothing on the 2-core machines this runs
- * on); the analyses wait for the script checker side by side, so a pwsh
- * parser starts while the other files are parsed.
+ * Lints files one after the other (worker threads were measured and gained
+ * nothing on the 2-core machines this runs on). A file whose scripts wait
+ * for the script checker (a pwsh parser starting) is left to finish while
+ * the next files are parsed; the others finish before the next one starts,
+ * so their documents do not pile up in memory.
  */
 export async function lintFiles(targets: readonly LintTarget[], scripts: ScriptChecker): Promise<LintResult> {
-  const analyses = targets.map(async (target): Promise<{ diagnostics: readonly Diagnostic[]; counts: ProblemCounts; text?: string }> => {
-    const read = readRunbookSourceSync(target.path);
-    if (!read.ok) return { diagnostics: [{ ...read.diagnostic, file: target.display }], counts: { errors: 1, warnings: 0 } };
-    const analysis = await analyzeRunbook({ file: target.display, text: read.source.text }, { scripts });
-    return { ...analysis, text: read.source.text };
-  });
+  const analyses: Array<Promise<FileAnalysis>> = [];
+  for (const target of targets) {
+    const analysis = analyzeFile(target, scripts);
+    analyses.push(analysis);
+    await Promise.race([analysis, new Promise((resolve) => setImmediate(resolve))]);
+  }
   const diagnostics: Diagnostic[] = [];
   const sources: Array<[string, string]> = [];
   let errors = 0;
@@ -42,4 +43,18 @@ export async function lintFiles(targets: readonly LintTarget[], scripts: ScriptC
     if (analysis.text !== undefined) sources.push([targets[index]?.display ?? '', analysis.text]);
   }
   return { diagnostics: diagnostics.sort(compareDiagnostics), counts: { errors, warnings }, sources };
+}
+
+interface FileAnalysis {
+  readonly diagnostics: readonly Diagnostic[];
+  readonly counts: ProblemCounts;
+  /** The file's text, when it has problems to show with source excerpts. */
+  readonly text?: string;
+}
+
+async function analyzeFile(target: LintTarget, scripts: ScriptChecker): Promise<FileAnalysis> {
+  const read = readRunbookSourceSync(target.path);
+  if (!read.ok) return { diagnostics: [{ ...read.diagnostic, file: target.display }], counts: { errors: 1, warnings: 0 } };
+  const { diagnostics, counts } = await analyzeRunbook({ file: target.display, text: read.source.text }, { scripts });
+  return { diagnostics, counts, ...(diagnostics.length > 0 ? { text: read.source.text } : {}) };
 }

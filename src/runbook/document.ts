@@ -1,4 +1,4 @@
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { Diagnostic } from '../diagnostics.js';
 import { findBadIndentation } from './indentation.js';
 import type { RunbookSource } from './source.js';
@@ -104,18 +104,22 @@ export function parseRunbookDocument(source: RunbookSource): DocumentResult {
 /** Keys that repeat in a mapping, each at its second and later occurrence; linear in the number of keys. */
 function duplicateKeys(yaml: Document.Parsed): Array<{ offset: number; code: string; message: string }> {
   const found: Array<{ offset: number; code: string; message: string }> = [];
-  visit(yaml, {
-    Map(_key, map) {
+  const walk = (node: unknown): void => {
+    if (isMap(node)) {
       const seen = new Set<string>();
-      for (const pair of map.items) {
+      for (const pair of node.items) {
         const key = pair.key;
         // Scalars compare by type and value, as YAML does (1 and '1' differ); other keys by their content.
         const identity = isScalar(key) ? `${typeof key.value}:${String(key.value)}` : `node:${JSON.stringify(key)}`;
         if (seen.has(identity)) found.push({ offset: (key as Node | null)?.range?.[0] ?? 0, code: 'DUPLICATE_KEY', message: 'Map keys must be unique' });
         seen.add(identity);
+        walk(pair.value);
       }
-    },
-  });
+    } else if (isSeq(node)) {
+      for (const item of node.items) walk(item);
+    }
+  };
+  walk(yaml.contents);
   return found;
 }
 
