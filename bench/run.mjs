@@ -67,6 +67,8 @@ function report(name, figures, target) {
 }
 
 const want = (name) => only === undefined || only.has(name);
+const localPwshForLint = join(root, '.tools', process.platform === 'win32' ? 'pwsh.exe' : 'pwsh');
+const pwshForLint = existsSync(localPwshForLint) ? localPwshForLint : undefined;
 const node = process.execPath;
 const renewArgs = ['renew', '--server', 'EXCH01', '--pfx', 'C:\\certs\\new.pfx', '--fqdn', 'mail.contoso.com', '--dry-run'];
 
@@ -80,12 +82,52 @@ if (want('dry-run')) {
   report('renew --dry-run', { node_ms: baseline, exch_cert_ms: dryRun, ratio: dryRun / baseline, peak_rss_kib: peakRssKiB(node, [bin, ...renewArgs]) }, '<= 2.5x node -e 0');
 }
 
+/** The floor for a position-keeping YAML linter: read every file and parse it with the yaml package, as lint does. */
+const YAML_ONLY = `import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+const { LineCounter, parseDocument } = createRequire(${JSON.stringify(join(root, 'package.json'))})('yaml');
+const dir = process.argv[2];
+let count = 0;
+for (const name of readdirSync(dir).sort()) {
+  const doc = parseDocument(readFileSync(join(dir, name), 'utf8'), { lineCounter: new LineCounter(), prettyErrors: false, uniqueKeys: false, strict: true, version: '1.2' });
+  count += doc.errors.length;
+}
+if (count < 0) console.log(count);
+`;
+
 if (want('lint-1000')) {
   const dir = mkdtempSync(join(tmpdir(), 'exch-cert-bench-lint-'));
+  const plain = mkdtempSync(join(tmpdir(), 'exch-cert-bench-lint-plain-'));
   try {
     writeCorpus(dir, 1000);
-    const [lint] = interleave(quick ? 3 : 7, [() => time(node, [bin, 'lint', dir], { expectStatus: 1 })]);
-    report('lint 1,000 runbooks', { wall_ms: lint, per_file_ms: lint / 1000, peak_rss_kib: peakRssKiB(node, [bin, 'lint', dir]) }, '<= 1500 ms');
+    writeCorpus(plain, 1000, { powershell: false });
+    const yamlOnly = join(dir, '..', `yaml-only-${process.pid}.mjs`);
+    writeFileSync(yamlOnly, YAML_ONLY);
+    const rounds = quick ? 3 : 7;
+    const [yaml, lint] = interleave(rounds, [() => time(node, [yamlOnly, plain]), () => time(node, [bin, 'lint', plain], { expectStatus: 1 })]);
+    report('lint 1,000 runbooks vs yaml alone', { yaml_ms: yaml, lint_ms: lint, ratio: lint / yaml, peak_rss_kib: peakRssKiB(node, [bin, 'lint', plain]) }, '(report; issue 11 measured 1.5x)');
+    const contenders = [() => time(node, [bin, 'lint', dir, '--parser', 'builtin'], { expectStatus: 1 })];
+    if (pwshForLint) contenders.push(() => time(node, [bin, 'lint', dir, '--parser', 'pwsh', '--shell', pwshForLint], { expectStatus: 1 }));
+    const [builtin, viaPwsh] = interleave(rounds, contenders);
+    report('lint 1,000 runbooks, 50 powershell', { builtin_ms: builtin, ...(viaPwsh !== undefined ? { pwsh_ms: viaPwsh } : {}), yaml_ms: yaml, builtin_ratio: builtin / yaml, ...(viaPwsh !== undefined ? { pwsh_ratio: viaPwsh / yaml } : {}) }, '<= 1500 ms');
+    rmSync(yamlOnly, { force: true });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(plain, { recursive: true, force: true });
+  }
+}
+
+if (want('lint-keys')) {
+  // Quadratic before (issue 8: 10,000 unknown keys 5.4 s, 20,000 25 s): the ratio of the two shows the growth.
+  const dir = mkdtempSync(join(tmpdir(), 'exch-cert-bench-keys-'));
+  try {
+    for (const count of [10_000, 20_000]) {
+      const keys = Array.from({ length: count }, (_, i) => `unknown${i}: ${i}`).join('\n');
+      writeFileSync(join(dir, `keys-${count}.yaml`), `version: 1\nname: keys\n${keys}\nsteps:\n  - id: health\n    action: test-service-health\n    with: { server: EXCH01 }\n`);
+    }
+    const [small, large] = interleave(quick ? 2 : 5, [10_000, 20_000].map((count) => () => time(node, [bin, 'lint', join(dir, `keys-${count}.yaml`)], { expectStatus: 1 })));
+    report('lint 10,000 / 20,000 unknown keys', { keys_10k_ms: small, keys_20k_ms: large, growth_ratio: large / small }, '~2 (linear)');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -96,12 +138,12 @@ if (want('lint-1000')) {
  * ten with a mistake to report, one in twenty with a powershell step (which
  * loads the PowerShell parser).
  */
-function writeCorpus(dir, count) {
+function writeCorpus(dir, count, { powershell = true } = {}) {
   const sources = ['renew-certificate', 'new-self-signed-certificate', 'validate-exchange'].map((name) => readFileSync(join(root, 'runbooks', `${name}.yaml`), 'utf8'));
   for (let i = 0; i < count; i++) {
     let text = sources[i % sources.length].replace(/^name: (.*)$/m, `name: $1-${i}`);
     if (i % 10 === 3) text = text.replace('action: test-service-health', 'action: test-service-helth');
-    if (i % 20 === 7) {
+    if (powershell && i % 20 === 7) {
       text += `  - id: custom-${i}\n    action: powershell\n    with:\n      script: |\n        $q = @(Get-Queue)\n        if ($q.Count -gt ${i}) { Write-Warning 'queues are long' }\n`;
     }
     writeFileSync(join(dir, `runbook-${String(i).padStart(4, '0')}.yaml`), text);
@@ -112,13 +154,47 @@ function writeCorpus(dir, count) {
 
 const localPwsh = join(root, '.tools', process.platform === 'win32' ? 'pwsh.exe' : 'pwsh');
 const pwsh = existsSync(localPwsh) ? localPwsh : spawnSync('pwsh', ['-NoProfile', '-Command', 'exit 0']).status === 0 ? 'pwsh' : undefined;
-const wantLive = ['bridge', 'renewal'].some(want);
+const wantLive = ['bridge', 'renewal', 'pwsh-parser'].some(want);
 if (wantLive && !pwsh) console.log('live execution benches skipped: no PowerShell 7 (.tools/pwsh or pwsh on PATH)');
 
 const secrets = { EXCH_CERT_PFX_PASSWORD: 'bench-pfx-password', EXCH_CERT_BACKUP_PASSWORD: 'bench-backup-password' };
 const benchEnv = { ...process.env, ...secrets, NO_COLOR: '1' };
 
+if (pwsh && want('pwsh-parser')) await benchPwshParser();
 if (pwsh && want('bridge')) await benchBridge();
+
+/**
+ * Lint's pwsh parser on its own: the fixed cost (start until it answers) and
+ * the cost of one script (50 step-sized scripts, each one round trip).
+ */
+async function benchPwshParser() {
+  const out = mkdtempSync(join(tmpdir(), 'exch-cert-bench-parser-'));
+  try {
+    const bundle = join(out, 'parser.mjs');
+    await build({ entryPoints: [join(root, 'src', 'powershell', 'pwsh-parser.ts')], outfile: bundle, bundle: true, format: 'esm', platform: 'node', target: 'node20', logLevel: 'warning' });
+    const { startPwshParser } = await import(pathToFileURL(bundle).href);
+    const starts = [];
+    const perScript = [];
+    for (let round = 0; round < (quick ? 2 : 5); round++) {
+      const started = performance.now();
+      const parser = await startPwshParser(pwsh);
+      starts.push(performance.now() - started);
+      try {
+        for (let i = 0; i < 50; i++) {
+          const script = `$q = @(Get-Queue -Server 'EXCH0${i}')\nif ($q.Count -gt ${i}) { Write-Warning 'queues are long' }\nforeach ($x in $q) { $x.Identity }`;
+          const t = performance.now();
+          await parser.parse(script);
+          if (i >= 5) perScript.push(performance.now() - t);
+        }
+      } finally {
+        await parser.close();
+      }
+    }
+    report('lint pwsh parser', { start_ms: median(starts), per_script_ms: median(perScript) }, '(report)');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
 if (pwsh && want('renewal')) benchRenewal();
 
 /**

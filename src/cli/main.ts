@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, RunbookError, UserError } from '../errors.js';
-import { LINT_FORMATS } from '../lint/format.js';
+import { LINT_FORMATS, LINT_PARSERS } from '../lint/format.js';
 import { EXCHANGE_VERSIONS, WINDOWS_VERSIONS } from '../certificate/versions.js';
 import type { InspectOptions } from './commands/inspect.js';
 import { VERSION } from '../version.js';
@@ -120,7 +120,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .command('lint')
     .description('Check runbook files: YAML, schema, references and safety rules. For CI.')
     .argument('[PATHS...]', 'files, folders or globs (default: runbooks/)')
-    .addOption(new Option('--format <FORMAT>', 'text, json or github (default: github when GITHUB_ACTIONS=true, else text)').choices(LINT_FORMATS))
+    .addOption(new Option('--format <FORMAT>', 'text, json, github or sarif (default: github when GITHUB_ACTIONS=true, else text)').choices(LINT_FORMATS))
+    .addOption(
+      new Option('--parser <PARSER>', "who judges the scripts of powershell steps: pwsh (PowerShell's own parser), builtin, or auto (pwsh when there is one)")
+        .choices(LINT_PARSERS)
+        .default('auto'),
+    )
+    .option('--shell <SHELL>', 'the PowerShell whose parser judges (default: .tools/pwsh, then pwsh on PATH)')
     .option('--strict', 'fail on warnings too')
     .action(async (paths: string[], options: Record<string, unknown>) => {
       const { lintCommand } = await import('./commands/lint.js');

@@ -15,6 +15,19 @@ export function resolveShell(shell: string | undefined, env: Readonly<Record<str
   return existsSync(local) ? local : 'pwsh';
 }
 
+/**
+ * A PowerShell 7 to parse scripts with, for lint: --shell, else exch-cert's
+ * own .tools/pwsh, else pwsh on PATH; undefined when there is none. Never
+ * Windows PowerShell by default: lint's verdicts are PowerShell 7's.
+ */
+export function findPwsh(shell: string | undefined, env: Readonly<Record<string, string | undefined>>): string | undefined {
+  if (shell !== undefined) return shell;
+  const local = join(packageRoot(), '.tools', process.platform === 'win32' ? 'pwsh.exe' : 'pwsh');
+  if (existsSync(local)) return local;
+  const name = process.platform === 'win32' ? 'pwsh.exe' : 'pwsh';
+  return findOnPath(name, env['PATH'] ?? env['Path'] ?? '') ? name : undefined;
+}
+
 function findOnPath(name: string, path: string): boolean {
   return path.split(delimiter).some((dir) => {
     try {

@@ -1,42 +1,67 @@
 import type { ChalkInstance } from 'chalk';
+import { escapeControlCharacters, escapeJsonControlCharacters } from '../control-characters.js';
 import type { Diagnostic } from '../diagnostics.js';
+import type { ParserInfo } from './scripts.js';
 
-export const LINT_FORMATS = ['text', 'json', 'github'] as const;
+export const LINT_FORMATS = ['text', 'json', 'github', 'sarif'] as const;
 export type LintFormat = (typeof LINT_FORMATS)[number];
+
+export const LINT_PARSERS = ['auto', 'pwsh', 'builtin'] as const;
+export type LintParser = (typeof LINT_PARSERS)[number];
+
+/** What a whole lint run found, beside its diagnostics. */
+export interface LintReport {
+  readonly files: number;
+  readonly counts: { readonly errors: number; readonly warnings: number };
+  /** Who judged the scripts of powershell steps; undefined when there were none. */
+  readonly parser: ParserInfo | undefined;
+}
 
 /**
  * `file:line:col: severity: message [rule-id]`, then the source line with a
  * caret under the problem and the hint, like compilers and actionlint.
  */
 export function formatText(diagnostics: readonly Diagnostic[], sources: ReadonlyMap<string, string>, color: ChalkInstance): string {
+  // Each file is split into lines once, not once per diagnostic.
+  const lines = new Map<string, readonly string[]>();
+  const linesOf = (file: string): readonly string[] | undefined => {
+    let split = lines.get(file);
+    if (split === undefined) {
+      const text = sources.get(file);
+      if (text === undefined) return undefined;
+      split = text.split('\n');
+      lines.set(file, split);
+    }
+    return split;
+  };
+  // Everything that came from the runbook (messages quote it) is shown with its control characters escaped.
+  const shown = (text: string): string => escapeControlCharacters(text);
   return diagnostics
     .map((d) => {
       const severity = d.severity === 'error' ? color.red.bold('error') : color.yellow.bold('warning');
-      const head = `${color.bold(`${d.file}:${d.line}:${d.column}`)}: ${severity}: ${d.message} ${color.gray(`[${d.ruleId}]`)}`;
-      const sourceLine = sources.get(d.file)?.split('\n')[d.line - 1]?.replace(/\r$/, '');
+      const head = `${color.bold(`${shown(d.file)}:${d.line}:${d.column}`)}: ${severity}: ${shown(d.message)} ${color.gray(`[${d.ruleId}]`)}`;
+      const sourceLine = linesOf(d.file)?.[d.line - 1]?.replace(/\r$/, '');
       const out = [head];
       if (sourceLine !== undefined && sourceLine.trim() !== '') {
         const gutter = String(d.line).padStart(4);
-        const width = d.endLine === d.line && d.endColumn !== undefined && d.endColumn > d.column ? Math.min(d.endColumn - d.column, sourceLine.length - d.column + 1) : 1;
-        // Tabs in the prefix keep the caret aligned.
-        const pad = sourceLine.slice(0, d.column - 1).replace(/[^\t]/g, ' ');
-        out.push(`${color.gray(`${gutter} |`)} ${visible(sourceLine)}`);
-        out.push(`${color.gray(`${' '.repeat(4)} |`)} ${pad}${color.green('^' + '~'.repeat(Math.max(0, width - 1)))}`);
+        const column = Math.min(d.column, sourceLine.length + 1);
+        const endColumn = d.endLine === d.line && d.endColumn !== undefined && d.endColumn > column ? Math.min(d.endColumn, sourceLine.length + 1) : column + 1;
+        // Escapes widen the line: measure the prefix and the underlined part as shown. Tabs keep the caret aligned.
+        const prefix = escapeControlCharacters(sourceLine.slice(0, column - 1), { keepTabs: true });
+        const width = escapeControlCharacters(sourceLine.slice(column - 1, endColumn - 1), { keepTabs: true }).length;
+        out.push(`${color.gray(`${gutter} |`)} ${escapeControlCharacters(sourceLine, { keepTabs: true })}`);
+        out.push(`${color.gray(`${' '.repeat(4)} |`)} ${prefix.replace(/[^\t]/g, ' ')}${color.green('^' + '~'.repeat(Math.max(0, width - 1)))}`);
       }
-      if (d.hint) out.push(`${' '.repeat(5)} ${color.cyan('hint:')} ${d.hint}`);
+      if (d.hint) out.push(`${' '.repeat(5)} ${color.cyan('hint:')} ${shown(d.hint)}`);
       return out.join('\n');
     })
     .join('\n');
 }
 
-/** Control characters in a source line would garble the terminal. */
-function visible(line: string): string {
-  return line.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '?');
-}
-
-/** One JSON array of diagnostics, for tools. */
-export function formatJson(diagnostics: readonly Diagnostic[]): string {
-  return JSON.stringify(diagnostics, null, 2);
+/** One JSON object for tools: how many files, errors and warnings, which parser judged the scripts, and the diagnostics. */
+export function formatJson(diagnostics: readonly Diagnostic[], report: LintReport): string {
+  const { files, counts, parser } = report;
+  return escapeJsonControlCharacters(JSON.stringify({ files, errors: counts.errors, warnings: counts.warnings, parser: parser ?? null, diagnostics }, null, 2));
 }
 
 /** GitHub Actions workflow commands: annotations on the changed lines. */
@@ -51,7 +76,7 @@ export function formatGithub(diagnostics: readonly Diagnostic[]): string {
         ...(d.endColumn !== undefined && d.endLine === d.line ? [`endColumn=${d.endColumn}`] : []),
         `title=${escapeProperty(`exch-cert ${d.ruleId}`)}`,
       ].join(',');
-      const message = d.hint ? `${d.message} (${d.hint})` : d.message;
+      const message = escapeControlCharacters(d.hint ? `${d.message} (${d.hint})` : d.message);
       return `::${d.severity === 'error' ? 'error' : 'warning'} ${properties}::${escapeData(message)}`;
     })
     .join('\n');
@@ -66,9 +91,8 @@ function escapeProperty(text: string): string {
 }
 
 /** "2 errors and 1 warning in 3 files" */
-export function summarize(diagnostics: readonly Diagnostic[], fileCount: number): string {
-  const errors = diagnostics.filter((d) => d.severity === 'error').length;
-  const warnings = diagnostics.length - errors;
+export function summarize(counts: { readonly errors: number; readonly warnings: number }, fileCount: number): string {
+  const { errors, warnings } = counts;
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
   const files = plural(fileCount, 'file');
   if (errors === 0 && warnings === 0) return `no problems in ${files}`;

@@ -34,6 +34,8 @@
 import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import { Language, Parser, Query, type Node } from 'web-tree-sitter';
+import { internalCommandMessage, internalVariableMessage, mayTouchInternals } from './internals.js';
+import { OPERATOR_MESSAGES, parameterMessage, SEVEN_ONLY_MESSAGES, sevenOnlyVariableMessage, type Operator } from './seven-only.js';
 
 /** One problem found in a script. */
 export interface SyntaxProblem {
@@ -42,9 +44,17 @@ export interface SyntaxProblem {
   /** 1-based column within the line, in UTF-16 code units (as PowerShell counts). */
   readonly column: number;
   readonly message: string;
-  /** `syntax`: the script does not parse; `powershell-7-only`: it needs PowerShell 6 or 7 and fails or misbehaves on 5.1. */
-  readonly kind: 'syntax' | 'powershell-7-only';
+  readonly kind: SyntaxProblemKind;
 }
+
+/**
+ * - `syntax`: the script does not parse;
+ * - `syntax-uncertain`: the built-in grammar failed here, but it also fails on some valid scripts (a warning);
+ * - `powershell-7-only`: syntax that needs PowerShell 7 and fails on Windows PowerShell 5.1;
+ * - `powershell-7-variable`: `$IsWindows` and its kin, `$null` on 5.1 (a warning: often guarded code);
+ * - `internals`: the script touches exch-cert's own state.
+ */
+export type SyntaxProblemKind = 'syntax' | 'syntax-uncertain' | 'powershell-7-only' | 'powershell-7-variable' | 'internals';
 
 /**
  * Checks that a script parses under Windows PowerShell 5.1: syntax errors and
@@ -61,7 +71,7 @@ export async function checkScriptSyntax(script: string): Promise<SyntaxProblem[]
   if (!tree) throw new Error('tree-sitter-powershell returned no tree');
   try {
     const view = inspectTree(grammar, tree.rootNode, script, scan);
-    found.push(...view.sevenOnly);
+    found.push(...view.sevenOnly, ...view.internals);
     // A 7-only operator token counts where the grammar failed on it; `&&` and
     // `||` parse as pipeline chains, which count too.
     const sevenOnlyAt = scan.problems.filter((problem) => problem.kind === 'powershell-7-only').map((problem) => problem.index);
@@ -75,7 +85,7 @@ export async function checkScriptSyntax(script: string): Promise<SyntaxProblem[]
     // where a 7-only construct explains an error, its message is the useful one.
     if (!scan.problems.some((problem) => problem.kind === 'syntax')) {
       for (const error of view.errors) {
-        if (!sevenOnlyAt.some((index) => explains(script, index, error))) found.push({ index: error.at, kind: 'syntax', message: error.message });
+        if (!sevenOnlyAt.some((index) => explains(script, index, error))) found.push({ index: error.at, kind: 'syntax-uncertain', message: error.message });
       }
     }
   } finally {
@@ -95,6 +105,8 @@ interface Grammar {
   readonly variables: Query;
   /** Each parameter of each command, with the command's name. */
   readonly parameters: Query;
+  /** Each command with its name. */
+  readonly commands: Query;
 }
 
 let grammarPromise: Promise<Grammar> | undefined;
@@ -124,6 +136,7 @@ async function createGrammar(): Promise<Grammar> {
     chains: new Query(language, '(pipeline_chain_tail) @chain'),
     variables: new Query(language, '[(variable) (braced_variable)] @variable'),
     parameters: new Query(language, '(command command_name: (_) @name command_elements: (command_elements (command_parameter) @parameter))'),
+    commands: new Query(language, '(command command_name: (_) @name) @command'),
   };
 }
 
@@ -155,25 +168,16 @@ const isDoubleQuote = (c: string | undefined): boolean => c !== undefined && DOU
 
 /** Words that start statements; the word after them is still in command position. */
 const KEYWORDS = new Set([
-  'begin', 'break', 'catch', 'class', 'clean', 'continue', 'data', 'do', 'dynamicparam', 'else', 'elseif', 'end', 'enum',
+  'begin', 'break', 'catch', 'class', 'clean', 'configuration', 'continue', 'data', 'do', 'dynamicparam', 'else', 'elseif', 'end', 'enum',
   'exit', 'filter', 'finally', 'for', 'foreach', 'function', 'if', 'param', 'process', 'return', 'switch', 'throw', 'trap',
   'try', 'until', 'using', 'while', 'workflow',
 ]);
 
+/** Keywords followed by the name of what they define. */
+const DEFINITIONS = new Set(['function', 'filter', 'workflow', 'class', 'enum', 'configuration']);
+
 // ---------------------------------------------------------------------------
 // The scanner
-
-type Operator = '&&' | '||' | '??' | '??=' | '?.' | '?[' | '?';
-
-const OPERATOR_MESSAGES: Record<Operator, string> = {
-  '&&': "'&&' is PowerShell 7 only; Windows PowerShell 5.1 cannot parse it (use 'if ($?) { ... }' or separate statements)",
-  '||': "'||' is PowerShell 7 only; Windows PowerShell 5.1 cannot parse it (use 'if (-not $?) { ... }')",
-  '??': "'??' is PowerShell 7 only; Windows PowerShell 5.1 cannot parse it (use 'if ($null -eq $a) { ... }')",
-  '??=': "'??=' is PowerShell 7 only; Windows PowerShell 5.1 cannot parse it",
-  '?.': "'?.' is PowerShell 7 only; Windows PowerShell 5.1 cannot parse it",
-  '?[': "'?[' is PowerShell 7 only; Windows PowerShell 5.1 cannot parse it",
-  '?': "the ternary operator 'a ? b : c' is PowerShell 7 only; Windows PowerShell 5.1 cannot parse it (use if/else)",
-};
 
 interface IndexedProblem {
   readonly index: number;
@@ -204,6 +208,8 @@ interface CodeFrame {
   argument: boolean;
   /** The parentheses of a method call, `$x.Name(` or `[T]::Name(`. */
   call: boolean;
+  /** A `{` where a value goes (`$sb = {`, `Mock Get-Date {`): a script block expression, not a statement block. */
+  scriptBlockValue: boolean;
 }
 
 interface StringFrame {
@@ -279,6 +285,7 @@ class Scanner {
       else this.codeToken(top);
     }
     this.reportOpen(0);
+    if (/\bbase\b/i.test(this.src)) Scanner.constructorChains(this.out);
     return { text: this.out.join(''), problems: this.problems, candidates: this.candidates };
   }
 
@@ -491,6 +498,7 @@ class Scanner {
   }
 
   private pipeOrCall(frame: CodeFrame, c: '|' | '&'): void {
+    if (c === '&' && this.src[this.i + 1] !== '&' && this.backgroundOperator(frame)) return;
     if (this.src[this.i + 1] === c) {
       this.candidates.push({ index: this.i, operator: c === '&' ? '&&' : '||' });
       this.i += 2;
@@ -498,7 +506,7 @@ class Scanner {
       return;
     }
     if (c === '|' && this.pipeStartsLine(frame)) {
-      this.sevenOnly(this.i, "a line that starts with '|' continues the pipeline only in PowerShell 7; Windows PowerShell 5.1 cannot parse it (end the previous line with '|' instead)");
+      this.sevenOnly(this.i, SEVEN_ONLY_MESSAGES.leadingPipe);
     }
     this.i++;
     this.statementBoundary(frame);
@@ -562,6 +570,10 @@ class Scanner {
     }
     const opened = codeFrame(opener, start, role);
     opened.argument = Scanner.inArgument(frame);
+    if (opener === '{' && width === 1 && role === 'plain') {
+      const before = this.previousCode(start);
+      opened.scriptBlockValue = opened.argument || before === undefined || '=,(&|;'.includes(before) || isNewline(before);
+    }
     opened.call = width === 1 && opener === '(' && this.last.kind === 'word' && this.last.end === start && /[.:]/.test(src.slice(this.last.start, start));
     // Index brackets, type names, attribute and method arguments hold
     // expressions; other brackets hold statements that may be commands.
@@ -602,6 +614,7 @@ class Scanner {
     }
     this.stack.pop();
     this.i++;
+    if (frame.scriptBlockValue) this.emptyScriptBlock(frame.start, this.i - 1);
     const parent = this.top();
     if (parent.type === 'string') return;
     if (frame.role === 'switch-condition') parent.clause = 'action';
@@ -612,6 +625,21 @@ class Scanner {
       else if (frame.opener === '(') this.parenthesizedArgumentWithMember(frame.start);
     }
     this.afterValue(parent);
+  }
+
+  /**
+   * An empty script block as a value (`Mock Get-Date {}`, `$sb = { }`) is
+   * valid, but the grammar wants a statement in it: `{ }` becomes `{;}`, and
+   * `{}`, which has no room for one, the value `''`.
+   */
+  private emptyScriptBlock(open: number, close: number): void {
+    for (let k = open + 1; k < close; k++) if (!isSpace(this.out[k]) && !isNewline(this.out[k])) return;
+    if (close === open + 1) {
+      this.out[open] = "'";
+      this.out[close] = "'";
+    } else if (isSpace(this.out[open + 1])) {
+      this.out[open + 1] = ';';
+    }
   }
 
   /**
@@ -865,18 +893,34 @@ class Scanner {
     if (NUMBER.test(word)) {
       for (let j = start; j < k; j++) this.out[j] = (src[j] ?? '').toLowerCase();
     }
+    const generic = src[k] === '(' ? /(?:\.|::)[\p{L}_][\p{L}\p{N}_]*(\[[^\]]*\])$/u.exec(word) : null;
+    if (generic?.[1]) {
+      const at = k - generic[1].length;
+      this.sevenOnly(at, SEVEN_ONLY_MESSAGES.genericMethod);
+      this.blank(at, k, 'x');
+    }
     // The grammar reads `.ForEach` as its `.foreach { }` form, so a `.ForEach(…)` call fails.
     if (lower.endsWith('.foreach') && src[k] === '(') this.out[k - 1] = 'x';
 
     const commandPosition = frame.expectCommand;
+    if (DEFINITIONS.has(this.last.keyword ?? '')) {
+      // The name after `function`, `class`, `enum`: not a command, and its `{` is a body.
+      this.typeHeader(this.last.keyword ?? '', k);
+      frame.expectCommand = false;
+      frame.inCommand = false;
+      this.setLast('word', start, false, undefined);
+      return;
+    }
     if (lower === 'clean' && (commandPosition || this.previousCode(start) === '}') && /^\s*\{/.test(src.slice(k, k + 100))) {
-      this.sevenOnly(start, "'clean { }' blocks are PowerShell 7.3+ only; Windows PowerShell 5.1 does not know them");
+      this.sevenOnly(start, SEVEN_ONLY_MESSAGES.clean);
     }
     if (/^[-+*/%]?=$/.test(word)) {
       this.statementBoundary(frame);
       return;
     }
-    if (commandPosition && KEYWORDS.has(lower)) {
+    // `[Flags()] enum E` and `[NoRunspaceAffinity()] class C`: attributes come before the keyword.
+    const afterAttribute = (lower === 'enum' || lower === 'class') && this.previousCode(start) === ']';
+    if ((commandPosition || afterAttribute) && KEYWORDS.has(lower)) {
       if (lower === 'switch') frame.switchPending = true;
       // `break outer` is valid; the grammar only knows `break :outer`.
       if ((lower === 'break' || lower === 'continue') && src[k] === ' ' && /^[A-Za-z_]$/.test(src[k + 1] ?? '')) this.out[k] = ':';
@@ -894,6 +938,54 @@ class Scanner {
     this.setLast('word', start, !commandPosition && frame.inCommand, lower === 'param' ? 'param' : undefined);
   }
 
+  /**
+   * After `enum NAME` or `class NAME`, at `at`: an enum's underlying type
+   * (`enum E : byte`) is PowerShell 7 only, and the grammar knows neither it
+   * nor dotted base classes (`class E : System.Exception`).
+   */
+  private typeHeader(keyword: string, at: number): void {
+    const header = /^\s*:\s*([\p{L}\p{N}_.]+(?:\s*,\s*[\p{L}\p{N}_.]+)*)/u.exec(this.src.slice(at, at + 400));
+    if (!header?.[1]) return;
+    const colon = at + header[0].indexOf(':');
+    if (keyword === 'enum') {
+      this.sevenOnly(colon, SEVEN_ONLY_MESSAGES.enumType);
+      this.blank(colon, at + header[0].length, ' ');
+    } else if (keyword === 'class') {
+      for (let k = colon; k < at + header[0].length; k++) if (this.out[k] === '.') this.out[k] = '_';
+    }
+  }
+
+  /** `Get-Thing &` at the end of a pipeline runs it as a background job: PowerShell 7 only. */
+  private backgroundOperator(frame: CodeFrame): boolean {
+    let k = this.i + 1;
+    while (isSpace(this.src[k])) k++;
+    const after = this.src[k];
+    if (!(k >= this.n || isNewline(after) || after === ';' || after === '}' || after === ')' || after === '#')) return false;
+    const before = this.previousCode(this.i);
+    if (before === undefined || '({;|=,&'.includes(before) || isNewline(before)) return false;
+    this.sevenOnly(this.i, SEVEN_ONLY_MESSAGES.background);
+    this.out[this.i] = ' ';
+    this.i++;
+    this.statementBoundary(frame);
+    return true;
+  }
+
+  /** `) : base(…)` after a class constructor's parameters: valid, but unknown to the grammar; blanked. */
+  private static constructorChains(out: string[]): void {
+    const text = out.join('');
+    for (const match of text.matchAll(/\)(\s*:\s*base\s*\()/gi)) {
+      const from = match.index + 1;
+      let depth = 0;
+      for (let k = from + (match[1]?.length ?? 0) - 1; k < out.length; k++) {
+        if (out[k] === '(') depth++;
+        else if (out[k] === ')' && --depth === 0) {
+          for (let j = from; j <= k; j++) if (!isNewline(out[j])) out[j] = ' ';
+          break;
+        }
+      }
+    }
+  }
+
   // -- strings -----------------------------------------------------------------
 
   /** Content of a `"…"` string or `@"…"@` here-string, up to its end or to a `$(` sub-expression. */
@@ -905,6 +997,20 @@ class Scanner {
       if (c === '`' && k + 1 < this.n) {
         this.blank(k, k + 2, 'x');
         k += 2;
+        continue;
+      }
+      if (c === '$' && src[k + 1] === '{') {
+        // `${name}` in a string reads up to its `}`, past any quote.
+        let close = k + 2;
+        while (close < this.n && src[close] !== '}') close += src[close] === '`' ? 2 : 1;
+        if (close >= this.n) {
+          this.syntax(k, "missing closing '}' of the variable name '${' in this string");
+          this.blank(k, this.n, 'x');
+          this.i = this.n;
+          return;
+        }
+        this.blank(k, close + 1, 'x');
+        k = close + 1;
         continue;
       }
       if (c === '$' && src[k + 1] === '(') {
@@ -949,7 +1055,7 @@ class Scanner {
 }
 
 function codeFrame(opener: CodeFrame['opener'], start: number, role: Role): CodeFrame {
-  return { type: 'code', opener, start, role, expectCommand: true, inCommand: false, invoked: false, switchPending: false, clause: 'condition', argument: false, call: false };
+  return { type: 'code', opener, start, role, expectCommand: true, inCommand: false, invoked: false, switchPending: false, clause: 'condition', argument: false, call: false, scriptBlockValue: false };
 }
 
 // ---------------------------------------------------------------------------
@@ -969,6 +1075,7 @@ interface TreeView {
   /** Start indices of `&&`/`||` parsed as pipeline chain operators. */
   readonly chainOperators: ReadonlySet<number>;
   readonly sevenOnly: readonly IndexedProblem[];
+  readonly internals: readonly IndexedProblem[];
 }
 
 const SEVEN_ONLY_VARIABLE = /^\$\{?(?:global:)?(IsWindows|IsLinux|IsMacOS|IsCoreCLR)\}?$/i;
@@ -990,8 +1097,22 @@ function inspectTree(grammar: Grammar, root: Node, script: string, scan: Scan): 
     for (const { node } of grammar.variables.captures(root)) {
       const name = SEVEN_ONLY_VARIABLE.exec(script.slice(node.startIndex, node.endIndex))?.[1];
       if (name) {
-        sevenOnly.push({ index: node.startIndex, kind: 'powershell-7-only', message: `'$${name}' exists only in PowerShell 6 and later; in Windows PowerShell 5.1 it is $null, so tests on it are always false` });
+        sevenOnly.push({ index: node.startIndex, kind: 'powershell-7-variable', message: sevenOnlyVariableMessage(name) });
       }
+    }
+  }
+  const internals: IndexedProblem[] = [];
+  if (mayTouchInternals(script)) {
+    for (const { node } of grammar.variables.captures(root)) {
+      const text = script.slice(node.startIndex, node.endIndex);
+      const message = internalVariableMessage(text.replace(/^[$@]\{?/, '').replace(/\}$/, ''));
+      if (message) internals.push({ index: node.startIndex, kind: 'internals', message });
+    }
+    for (const { captures } of grammar.commands.matches(root)) {
+      const [command, name] = captures[0]?.name === 'command' ? captures : [captures[1], captures[0]];
+      if (!command || !name) continue;
+      const message = internalCommandMessage(script.slice(name.node.startIndex, name.node.endIndex), script.slice(name.node.startIndex, command.node.endIndex));
+      if (message) internals.push({ index: name.node.startIndex, kind: 'internals', message });
     }
   }
   if (/[-\u2013-\u2015](?:pa|as)/i.test(script)) {
@@ -1002,7 +1123,7 @@ function inspectTree(grammar: Grammar, root: Node, script: string, scan: Scan): 
       if (message && at !== undefined) sevenOnly.push({ index: at, kind: 'powershell-7-only', message });
     }
   }
-  return { errors, chainOperators, sevenOnly };
+  return { errors, chainOperators, sevenOnly, internals };
 }
 
 /**
@@ -1032,20 +1153,6 @@ function collectErrors(node: Node, script: string, errors: TreeError[]): void {
     collectErrors(child, script, errors);
   }
   if (!found) errors.push({ start: endIndex, end: endIndex, at: endIndex, message: nearMessage(script, endIndex, script.length) });
-}
-
-/** The message for a 7-only parameter of a command; PowerShell accepts any unambiguous prefix of a name. */
-function parameterMessage(command: string, parameterToken: string): string | undefined {
-  const name = command.toLowerCase();
-  const parameter = parameterToken.slice(1).replace(/:$/, '').toLowerCase();
-  if ((name === 'foreach-object' || name === 'foreach' || name === '%') && parameter.length >= 2 && 'parallel'.startsWith(parameter)) {
-    return "'ForEach-Object -Parallel' is PowerShell 7 only; Windows PowerShell 5.1 has no such parameter";
-  }
-  if (name === 'convertfrom-json' && parameter.length >= 2 && 'ashashtable'.startsWith(parameter)) {
-    return "'ConvertFrom-Json -AsHashtable' is PowerShell 6+ only; Windows PowerShell 5.1 has no such parameter";
-  }
-  if (parameter === 'asbytestream') return "'-AsByteStream' is PowerShell 6+ only; Windows PowerShell 5.1 uses '-Encoding Byte'";
-  return undefined;
 }
 
 /** "syntax error near '...'" with the first line of the original text at [start, end). */

@@ -1,5 +1,6 @@
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { Diagnostic } from '../diagnostics.js';
+import { findBadIndentation } from './indentation.js';
 import type { RunbookSource } from './source.js';
 
 /** Nesting deeper than this is no runbook; the cap keeps the YAML parser away from pathological input. */
@@ -49,18 +50,17 @@ export function parseRunbookDocument(source: RunbookSource): DocumentResult {
   const yaml = parseDocument(text, {
     lineCounter,
     prettyErrors: false,
-    uniqueKeys: true,
+    // The library's own check compares each key with every earlier one
+    // (quadratic: 10,000 keys took seconds); duplicateKeys() uses a set.
+    uniqueKeys: false,
     strict: true,
     version: '1.2',
   });
-  const problems = [...yaml.errors, ...yaml.warnings];
+  const problems: Array<{ offset: number; code: string; message: string }> = [...yaml.errors, ...yaml.warnings].map((problem) => ({ offset: problem.pos[0], code: problem.code, message: problem.message }));
+  problems.push(...duplicateKeys(yaml));
   if (problems.length > 0) {
-    return {
-      ok: false,
-      diagnostics: problems.map((problem) =>
-        syntaxDiagnostic(problem.pos[0], describeYamlError(problem.code, problem.message), yamlHint(problem.code, text, problem.pos[0])),
-      ),
-    };
+    const diagnostics = problems.map((problem) => syntaxDiagnostic(problem.offset, describeYamlError(problem.code, problem.message), yamlHint(problem.code, text, problem.offset)));
+    return { ok: false, diagnostics: explainIndentation(diagnostics) };
   }
   let data: unknown;
   try {
@@ -74,10 +74,53 @@ export function parseRunbookDocument(source: RunbookSource): DocumentResult {
   }
   return { ok: true, document: { file, text, yaml, lineCounter, data } };
 
+  /** The library's messages about a mis-indented line point at the line before it: one message at the line, with the fix. */
+  function explainIndentation(diagnostics: Diagnostic[]): Diagnostic[] {
+    const bad = findBadIndentation(text);
+    if (!bad) return diagnostics;
+    const echoes = (d: Diagnostic): boolean => d.line === bad.line || d.line === bad.line - 1;
+    if (!diagnostics.some(echoes)) return diagnostics;
+    const like = bad.sibling.text === '-' ? `the '-' on line ${bad.sibling.line}` : `'${bad.sibling.text}' on line ${bad.sibling.line}`;
+    return [
+      ...diagnostics.filter((d) => !echoes(d)),
+      {
+        file,
+        line: bad.line,
+        column: bad.indent + 1,
+        severity: 'error',
+        message: `bad indentation: this line is indented ${bad.indent} spaces, but the lines around it are at ${bad.expected}`,
+        hint: `indent it ${bad.expected} spaces, like ${like}`,
+        ruleId: 'yaml-syntax',
+      },
+    ];
+  }
+
   function syntaxDiagnostic(offset: number, message: string, hint?: string): Diagnostic {
     const position = lineCounter.linePos(offset);
     return { file, line: position.line, column: position.col, severity: 'error', message, ruleId: 'yaml-syntax', ...(hint ? { hint } : {}) };
   }
+}
+
+/** Keys that repeat in a mapping, each at its second and later occurrence; linear in the number of keys. */
+function duplicateKeys(yaml: Document.Parsed): Array<{ offset: number; code: string; message: string }> {
+  const found: Array<{ offset: number; code: string; message: string }> = [];
+  const walk = (node: unknown): void => {
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const key = pair.key;
+        // Scalars compare by type and value, as YAML does (1 and '1' differ); other keys by their content.
+        const identity = isScalar(key) ? `${typeof key.value}:${String(key.value)}` : `node:${JSON.stringify(key)}`;
+        if (seen.has(identity)) found.push({ offset: (key as Node | null)?.range?.[0] ?? 0, code: 'DUPLICATE_KEY', message: 'Map keys must be unique' });
+        seen.add(identity);
+        walk(pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) walk(item);
+    }
+  };
+  walk(yaml.contents);
+  return found;
 }
 
 function describeYamlError(code: string, message: string): string {
@@ -116,7 +159,7 @@ export function locate(document: RunbookDocument, path: readonly PathSegment[], 
   let keyNode: Node | null = null;
   for (const segment of path) {
     if (isMap(node)) {
-      const pair = node.items.find((item: Pair) => isScalar(item.key) && String(item.key.value) === String(segment));
+      const pair = pairsByKey(node).get(String(segment));
       if (!pair) break;
       keyNode = pair.key as Node;
       node = pair.value;
@@ -130,6 +173,23 @@ export function locate(document: RunbookDocument, path: readonly PathSegment[], 
   const target = options.key && keyNode ? keyNode : isPair(node) ? (node.key as Node) : ((node as Node | null) ?? keyNode);
   const range = target?.range ?? [0, 0, 0];
   return spanOf(document.lineCounter, range[0], range[1]);
+}
+
+/** The first pair of each scalar key of a mapping, indexed once: a lint of a mapping with many unknown keys locates each of them. */
+const pairIndexes = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+function pairsByKey(map: YAMLMap): Map<string, Pair> {
+  let index = pairIndexes.get(map);
+  if (index === undefined) {
+    index = new Map();
+    for (const item of map.items) {
+      if (!isScalar(item.key)) continue;
+      const name = String(item.key.value);
+      if (!index.has(name)) index.set(name, item);
+    }
+    pairIndexes.set(map, index);
+  }
+  return index;
 }
 
 function spanOf(lineCounter: LineCounter, start: number, end: number): Span {

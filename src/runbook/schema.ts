@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { compileParamPattern } from './pattern.js';
 
 /** The only runbook format version this exch-cert understands. */
 export const RUNBOOK_VERSION = 1;
@@ -22,15 +23,6 @@ export function parseDuration(text: string): number | undefined {
   return Number(match[1]) * DURATION_UNIT_MS[match[2] as keyof typeof DURATION_UNIT_MS];
 }
 
-const isValidRegex = (pattern: string): boolean => {
-  try {
-    new RegExp(pattern, 'u');
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 export const DurationSchema = z
   .string()
   .regex(DURATION_PATTERN, { message: 'expected a duration such as 500ms, 90s, 10m or 1h' })
@@ -44,9 +36,12 @@ const paramCommon = {
 
 const patternField = z
   .string()
-  .refine(isValidRegex, { message: 'not a valid regular expression' })
+  .superRefine((pattern, context) => {
+    const compiled = compileParamPattern(pattern);
+    if (!compiled.ok) context.addIssue({ code: 'custom', message: `not a pattern exch-cert can match in linear time: ${compiled.reason}` });
+  })
   .optional()
-  .meta({ description: 'A regular expression (JavaScript syntax, matched against the whole value).' });
+  .meta({ description: 'A regular expression (RE2 syntax, which has no backreferences or lookaround; JavaScript escapes such as \\u00e9 work), matched against the whole value.' });
 
 const StringParamSchema = z.strictObject({
   type: z.literal('string'),

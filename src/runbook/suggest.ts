@@ -1,16 +1,18 @@
 /** The candidate closest to `word` by edit distance, when it is close enough to be a likely typo. */
 export function closestMatch(word: string, candidates: Iterable<string>): string | undefined {
   const lower = word.toLowerCase();
+  const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of candidates) {
+    // The distance is at least the difference in length: skip what cannot be close enough.
+    if (Math.abs(candidate.length - word.length) > limit) continue;
     const distance = candidate.toLowerCase() === lower ? 0 : editDistance(lower, candidate.toLowerCase());
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;
     }
   }
-  const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
   return bestDistance <= limit ? best : undefined;
 }
 

@@ -3,6 +3,7 @@ import { outputsOf, type ActionDefinition, type Outputs, type OutputType } from 
 import type { FieldSpec, LiteralValue, ValueType } from '../actions/fields.js';
 import { ACTION_NAMES, findAction } from '../actions/index.js';
 import type { Diagnostic, Severity } from '../diagnostics.js';
+import { compileParamPattern } from './pattern.js';
 import { locate, type PathSegment, type RunbookDocument } from './document.js';
 import type { FieldValue, Runbook, Step, StepPhase } from './model.js';
 import { ParamSchema, PARAM_NAME_PATTERN, parseDuration, runbookHeaderShape, StepBaseSchema, type ParamDefinition, type StepBase } from './schema.js';
@@ -55,26 +56,28 @@ class Validator {
     const rawOnFailure = data['onFailure'] === undefined ? [] : this.stepList(data['onFailure'], 'onFailure', false);
 
     // First pass: step shapes and ids, so references can point forward and backward.
-    const shaped = [...rawSteps.map((raw, i) => this.shapeStep(raw, 'steps', i)), ...rawOnFailure.map((raw, i) => this.shapeStep(raw, 'onFailure', i))];
+    const shaped = [...rawSteps.map((raw, i) => this.shapeStep(raw, 'steps', i, i)), ...rawOnFailure.map((raw, i) => this.shapeStep(raw, 'onFailure', i, rawSteps.length + i))];
     const seen = new Map<string, PathSegment[]>();
-    const unique: ShapedStep[] = [];
+    const checked: ShapedStep[] = [];
     for (const step of shaped) {
       if (!step) continue;
       const previous = seen.get(step.id);
       if (previous) {
         const first = locate(this.document, previous);
         this.report([...step.path, 'id'], 'error', 'duplicate-step-id', `duplicate step id '${step.id}' (first used on line ${first.line})`, 'give every step its own id');
+        // Its fields are still checked; references to the id mean the first step.
+        checked.push({ ...step, invalid: true });
         continue;
       }
       seen.set(step.id, step.path);
-      this.stepsById.set(step.id, { phase: step.phase, order: unique.length, action: step.action, outputs: step.outputs });
-      unique.push(step);
+      this.stepsById.set(step.id, { phase: step.phase, order: step.order, action: step.action, outputs: step.outputs });
+      checked.push(step);
     }
 
     // Second pass: fields, templates and references.
     const steps: Step[] = [];
     const onFailure: Step[] = [];
-    for (const step of unique) {
+    for (const step of checked) {
       const built = this.buildStep(step);
       if (built) (built.phase === 'steps' ? steps : onFailure).push(built);
     }
@@ -142,7 +145,7 @@ class Validator {
    * the fields that are valid) so its `with` and references get checked too,
    * but it is marked invalid and left out of the runbook.
    */
-  private shapeStep(raw: unknown, phase: StepPhase, index: number): ShapedStep | undefined {
+  private shapeStep(raw: unknown, phase: StepPhase, index: number, order: number): ShapedStep | undefined {
     const path: PathSegment[] = [phase, index];
     const parsed = StepBaseSchema.safeParse(raw);
     let base: StepBase;
@@ -161,7 +164,7 @@ class Validator {
       return undefined;
     }
     const rawWith = base.with ?? {};
-    return { phase, index, path, base, action, rawWith, id: base.id, outputs: outputsOf(action, rawWith), invalid: !parsed.success };
+    return { phase, index, path, base, action, rawWith, id: base.id, outputs: outputsOf(action, rawWith), invalid: !parsed.success, order };
   }
 
   private buildStep(shaped: ShapedStep): Step | undefined {
@@ -358,13 +361,13 @@ class Validator {
       return param.type;
     }
     const target = this.stepsById.get(ref.step);
-    const self = this.stepsById.get(step.id);
+
     if (!target) {
       const hint = didYouMean(ref.step, this.stepsById.keys());
       this.report(path, 'error', 'unknown-reference', `unknown step '${ref.step}' in ${formatReference(ref)}`, hint || 'refer to the id of an earlier step');
       return undefined;
     }
-    if (!self || target.order >= self.order) {
+    if (target.order >= step.order) {
       const which = ref.step === step.id ? 'its own outputs' : `step '${ref.step}', which runs later`;
       this.report(path, 'error', 'forward-reference', `step '${step.id}' reads ${which}`, 'a step can only read outputs of steps before it');
       return undefined;
@@ -441,8 +444,10 @@ interface ShapedStep {
   readonly action: ActionDefinition;
   readonly rawWith: Readonly<Record<string, unknown>>;
   readonly outputs: Outputs;
-  /** Its common fields had errors (already reported): check it, but leave it out of the runbook. */
+  /** Its common fields had errors, or its id is taken (already reported): check it, but leave it out of the runbook. */
   readonly invalid: boolean;
+  /** Position among all steps, main steps first: a step may read only outputs of steps before it. */
+  readonly order: number;
 }
 
 /** The valid parts of a step whose common fields failed validation, when it has an id and an action to go on. */
@@ -460,14 +465,20 @@ function lenientStepBase(raw: unknown): StepBase | undefined {
 
 /** Whether a parameter value satisfies its pattern and enum; a problem description otherwise. */
 export function checkParamValue(param: ParamDefinition, value: unknown): string | undefined {
+  const matches = (text: string): boolean => {
+    if (param.type !== 'string' && param.type !== 'list') return true;
+    if (param.pattern === undefined) return true;
+    const compiled = compileParamPattern(param.pattern);
+    return compiled.ok && compiled.matches(text);
+  };
   if (param.type === 'string' && typeof value === 'string') {
-    if (param.pattern !== undefined && !new RegExp(`^(?:${param.pattern})$`, 'u').test(value)) return `does not match the pattern ${param.pattern}`;
+    if (!matches(value)) return `does not match the pattern ${param.pattern ?? ''}`;
     if (param.enum && !param.enum.includes(value)) return `must be one of: ${param.enum.join(', ')}`;
   }
   if (param.type === 'number' && typeof value === 'number' && param.enum && !param.enum.includes(value)) return `must be one of: ${param.enum.join(', ')}`;
   if (param.type === 'list' && Array.isArray(value)) {
     for (const item of value as string[]) {
-      if (param.pattern !== undefined && !new RegExp(`^(?:${param.pattern})$`, 'u').test(item)) return `has item '${item}', which does not match the pattern ${param.pattern}`;
+      if (!matches(item)) return `has item '${item}', which does not match the pattern ${param.pattern ?? ''}`;
       if (param.enum && !param.enum.includes(item)) return `has item '${item}'; items must be among: ${param.enum.join(', ')}`;
     }
   }

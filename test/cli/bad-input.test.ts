@@ -45,7 +45,14 @@ describe('bad runbook files', () => {
     expect(result.stderr).not.toMatch(STACK_LINE);
   });
 
-  it.each(cases.filter(([label]) => label !== 'a directory'))('lint reports %s and exits 1', (_label, make, message) => {
+  it('lint exits 2 for a missing file, as for a glob that matches nothing', () => {
+    const result = runCli(['lint', join(dir, 'missing.yaml')]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('no such file or folder');
+    expect(result.stderr).not.toMatch(STACK_LINE);
+  });
+
+  it.each(cases.filter(([label]) => label !== 'a directory' && label !== 'a missing file'))('lint reports %s and exits 1', (_label, make, message) => {
     const result = runCli(['lint', make()]);
     expect(result.status).toBe(1);
     expect(result.stdout).toContain(message);

@@ -24,7 +24,7 @@ describe('exch-cert lint', () => {
     expect(result.status).toBe(1);
     for (const name of ['references.yaml', 'safety-rules.yaml', 'schema-errors.yaml', 'tabs.yaml', 'crlf.yaml']) expect(result.stdout).toContain(`runbooks/${name}:`);
     expect(result.stdout).toMatch(/^runbooks\/references\.yaml:11:15: error: unknown param 'servr' in params\.servr \[unknown-reference\]\n {2}11 \| {7}server: \$\{\{ params\.servr \}\}\n {5}\| {15}\^~+\n {6}hint: did you mean 'server'\?$/m);
-    expect(result.stderr).toMatch(/\d+ errors and \d+ warnings in 10 files/);
+    expect(result.stderr).toMatch(/\d+ errors and \d+ warnings in 12 files/);
   });
 
   it('takes globs and single files', () => {
@@ -38,9 +38,13 @@ describe('exch-cert lint', () => {
   it('prints JSON with --format json', () => {
     const result = runCli(['lint', 'runbooks/pop-imap.yaml', '--format', 'json'], { cwd: workspace() });
     expect(result.status).toBe(1);
-    expect(JSON.parse(result.stdout)).toEqual([
-      expect.objectContaining({ file: 'runbooks/pop-imap.yaml', line: 12, column: 9, severity: 'error', ruleId: 'pop-imap-restart-missing' }),
-    ]);
+    expect(JSON.parse(result.stdout)).toEqual({
+      files: 1,
+      errors: 1,
+      warnings: 0,
+      parser: null,
+      diagnostics: [expect.objectContaining({ file: 'runbooks/pop-imap.yaml', line: 12, column: 9, severity: 'error', ruleId: 'pop-imap-restart-missing' })],
+    });
   });
 
   it('prints workflow annotations on GitHub Actions, escaping what must be escaped', () => {
@@ -59,5 +63,26 @@ describe('exch-cert lint', () => {
     const strict = runCli(['lint', 'warn.yaml', '--strict'], { cwd: dir });
     expect(strict.status).toBe(1);
     expect(strict.stdout).toContain('warning:');
+  });
+});
+
+describe('exch-cert lint: paths', () => {
+  it('exits 2 for a missing file, as for a glob that matches nothing', () => {
+    const dir = workspace();
+    const missing = runCli(['lint', 'runbooks/pop-imap.yaml', 'runbooks/nope.yaml'], { cwd: dir });
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('no such file or folder: "runbooks/nope.yaml"');
+    expect(missing.stdout).toBe('');
+    const glob = runCli(['lint', 'runbooks/zz*.yaml'], { cwd: dir });
+    expect(glob.status).toBe(2);
+    expect(glob.stderr).toContain('no runbook files match "runbooks/zz*.yaml"');
+  });
+
+  it('says what it looked for when run with no path outside a project', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'exch-cert-empty-'));
+    const result = runCli(['lint'], { cwd: dir });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(`no runbooks/ folder in ${dir}: with no path, exch-cert lint checks runbooks/**/*.yaml and *.yml`);
+    expect(result.stderr).toContain('hint: pass files, folders or globs');
   });
 });

@@ -16,6 +16,8 @@ export interface PwshError {
   readonly line: number;
   readonly column: number;
   readonly message: string;
+  /** PowerShell's ErrorId, e.g. MissingEndCurlyBrace or TypeNotFound. */
+  readonly errorId: string;
 }
 
 /** A StringConstantExpressionAst or ExpandableStringExpressionAst. Bare words (command names, bareword arguments) are string constants too. */
@@ -90,7 +92,7 @@ $results = foreach ($line in [IO.File]::ReadAllLines($InputPath)) {
     $errors = $null
     $ast = [System.Management.Automation.Language.Parser]::ParseInput($text, [ref]$tokens, [ref]$errors)
     @{
-        errors = @(foreach ($e in $errors) { @{ line = $e.Extent.StartLineNumber; column = $e.Extent.StartColumnNumber; message = ConvertTo-Utf16Base64 $e.Message } })
+        errors = @(foreach ($e in $errors) { @{ line = $e.Extent.StartLineNumber; column = $e.Extent.StartColumnNumber; message = ConvertTo-Utf16Base64 $e.Message; errorId = $e.ErrorId } })
         stringConstants = @(foreach ($s in $ast.FindAll($isString, $true)) {
             @{ value = ConvertTo-Utf16Base64 $s.Value; line = $s.Extent.StartLineNumber; column = $s.Extent.StartColumnNumber; extentText = ConvertTo-Utf16Base64 $s.Extent.Text }
         })
@@ -102,7 +104,7 @@ $results = foreach ($line in [IO.File]::ReadAllLines($InputPath)) {
 `;
 
 interface RawParse {
-  errors: Array<{ line: number; column: number; message: string }>;
+  errors: Array<{ line: number; column: number; message: string; errorId: string }>;
   stringConstants: Array<{ value: string; line: number; column: number; extentText: string }>;
   commands: string[];
   variables: string[];

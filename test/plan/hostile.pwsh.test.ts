@@ -27,7 +27,7 @@ steps:
     action: find-certificate
     with: { server: '\${{ params.server }}', site: Default Web Site, port: 443 }
   - id: import
-    title: ${JSON.stringify(title)}
+    title: ${yamlString(title)}
     action: import-certificate
     with:
       server: \${{ params.server }}
@@ -44,6 +44,14 @@ steps:
     with: { server: '\${{ params.server }}' }
 `;
 }
+
+/**
+ * A double-quoted YAML string with every control character escaped: lint
+ * rejects raw control characters in a runbook's text, while an escaped one is
+ * a value like any other (and the values here also arrive through --var).
+ */
+const yamlString = (value: string): string =>
+  JSON.stringify(value).replace(/[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /** Values a JSON/YAML round trip cannot carry unchanged (lone surrogates) are left to the quoting tests. */
 const wellFormed = (value: string): boolean => !/[\uD800-\uDFFF]/.test(value.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''));
