@@ -1,4 +1,4 @@
-import { findControlCharacters } from '../control-characters.js';
+import { findControlCharacters } from '../text/control-characters.js';
 import type { Diagnostic } from '../diagnostics.js';
 import type { RunbookSource } from '../runbook/source.js';
 

@@ -1,5 +1,5 @@
 import type { ChalkInstance } from 'chalk';
-import { escapeControlCharacters, escapeJsonControlCharacters } from '../control-characters.js';
+import { escapeControlCharacters, escapeJsonControlCharacters } from '../text/control-characters.js';
 import type { Diagnostic } from '../diagnostics.js';
 import type { ParserInfo } from './scripts.js';
 

@@ -1,5 +1,5 @@
 import type { Log, ReportingDescriptor, Result } from 'sarif';
-import { escapeJsonControlCharacters } from '../control-characters.js';
+import { escapeJsonControlCharacters } from '../text/control-characters.js';
 import type { Diagnostic } from '../diagnostics.js';
 import { VERSION } from '../version.js';
 import type { LintReport } from './format.js';

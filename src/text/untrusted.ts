@@ -2,9 +2,9 @@
  * Text exch-cert did not write (certificate subjects and names, server greetings, PowerShell output,
  * runbook titles), made safe to show: nothing in it may reach a terminal as a control. Control
  * characters (C0, DEL, C1), line and paragraph separators, bidi overrides, marks and isolates,
- * zero-width and other invisible format characters, and the BOM become visible escapes in the
- * style of JSON (`\n`, `\r`, `\t`, `\u001b`, `\u202e`); a backslash is doubled, so every escape in
- * the output is one exch-cert wrote.
+ * zero-width and other invisible format characters, and the BOM become visible escapes (`\n`,
+ * `\r`, `\t`, `\e` for ESC, `\x7f`, `\u202e`); a backslash is doubled, so every escape in the
+ * output is one exch-cert wrote.
  */
 const UNSAFE_CLASS = '\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb';
 const UNSAFE = new RegExp(`[\\\\${UNSAFE_CLASS}]`, 'gu');
@@ -42,17 +42,12 @@ export function safeJson(value: unknown, indent: number | undefined = 2): string
   return JSON.stringify(value, null, indent).replace(UNSAFE_IN_JSON, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-function escapeCharacter(ch: string): string {
-  switch (ch) {
-    case '\\':
-      return '\\\\';
-    case '\n':
-      return '\\n';
-    case '\r':
-      return '\\r';
-    case '\t':
-      return '\\t';
-    default:
-      return `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
-  }
+const NAMED: Readonly<Record<string, string>> = { '\\': '\\\\', '\0': '\\0', '\u0007': '\\a', '\b': '\\b', '\t': '\\t', '\n': '\\n', '\u000b': '\\v', '\f': '\\f', '\r': '\\r', '\u001b': '\\e' };
+
+/** One character as the escape exch-cert shows for it everywhere (reports, messages, lint). */
+export function escapeCharacter(character: string): string {
+  const named = NAMED[character];
+  if (named !== undefined) return named;
+  const code = character.charCodeAt(0);
+  return code < 0x80 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
 }

@@ -123,8 +123,8 @@ describe('exch-cert inspect', () => {
     const text = inspect('hostile');
     expect(text.status).toBe(0);
     expect(text.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b\u202e]/);
-    expect(text.stdout).toContain('subject      CN=mail.contoso.com\\u001b[2J\\u001b[31m\\u202eevil\\u200b, O="Evil\\u001b]0;owned\\u0007 Corp"');
-    expect(text.stdout).toContain('names        mail.contoso.com, evil\\u001b[2J.contoso.com');
+    expect(text.stdout).toContain('subject      CN=mail.contoso.com\\e[2J\\e[31m\\u202eevil\\u200b, O="Evil\\e]0;owned\\a Corp"');
+    expect(text.stdout).toContain('names        mail.contoso.com, evil\\e[2J.contoso.com');
     const data = inspect('hostile', ['--json']);
     expect(data.stdout.replace(/\n/g, '')).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u200b\u202e]/);
     expect((json(data)['certificate'] as { subject: string }).subject).toBe('CN=mail.contoso.com\u001b[2J\u001b[31m\u202eevil\u200b, O="Evil\u001b]0;owned\u0007 Corp"');
@@ -171,7 +171,7 @@ describe('exch-cert inspect', () => {
     ['--windows 2012', ['--windows', '2012'], "argument '2012' is invalid"],
     ['--exchange 2013', ['--exchange', '2013'], "argument '2013' is invalid"],
     ['--fqdn with a space', ['--fqdn', 'mail contoso'], '--fqdn wants a host name'],
-    ['--fqdn with an escape', ['--fqdn', 'mail\u001b[31m'], '--fqdn wants a host name such as mail.contoso.com, got "mail\\\\u001b[31m"'],
+    ['--fqdn with an escape', ['--fqdn', 'mail\u001b[31m'], '--fqdn wants a host name such as mail.contoso.com, got "mail\\\\e[31m"'],
     ['--services FOO', ['--services', 'IIS,FOO'], '--services: unknown service "FOO"'],
     ['--password-env with a bad name', ['--password-env', 'A-B'], '--password-env wants an environment variable name'],
   ])('rejects %s with exit 2', (_label, args, message) => {

@@ -138,7 +138,7 @@ describe('exch-cert status: every failure is UNKNOWN, without a stack trace', ()
     [['status', 'mail.contoso.test:443/ftp'], 'EXCH-CERT UNKNOWN - TARGET "ftp" in "443/ftp" is not a protocol: use tls, smtp, imap, pop3\n'],
     [['status', 'mail.contoso.test', '--warning', 'soon'], 'EXCH-CERT UNKNOWN - --warning: "soon" is not a number of days\n'],
     [['status', 'mail.contoso.test', '--warning', '5', '--critical', '10'], 'EXCH-CERT UNKNOWN - --warning (5) must not be below --critical (10)\n'],
-    [['status', 'x|y\u001b'], 'EXCH-CERT UNKNOWN - TARGET "x\\u007cy\\u001b" is not a host name or IP address\n'],
+    [['status', 'x|y\u001b'], 'EXCH-CERT UNKNOWN - TARGET "x\\u007cy\\e" is not a host name or IP address\n'],
   ])('%j', (args, line) => {
     const result = runCli(args);
     expect(result.status).toBe(3);

@@ -205,7 +205,7 @@ describe.skipIf(!haveTlsServers)('exch-cert verify-tls against real servers', ()
       const result = verify(String(port['hostile']), ...format);
       expect(result.status).toBe(0);
       expect(result.stdout).not.toMatch(/[\u001b\u009b\u202e]/);
-      expect(result.stdout).toContain(format.length > 0 ? 'evil\\u001b[31m\\u009b2J\\u202egnp.exe' : 'CN=evil\\u001b[31m\\u009b2J\\u202egnp.exe');
+      expect(result.stdout).toContain(format.length > 0 ? 'evil\\u001b[31m\\u009b2J\\u202egnp.exe' : 'CN=evil\\e[31m\\u009b2J\\u202egnp.exe');
     }
     const json = JSON.parse(verify(String(port['hostile']), '--json').stdout) as { endpoints: EndpointJson[] };
     expect(json.endpoints[0]?.certificate?.subject).toBe('CN=evil\u001b[31m\u009b2J\u202egnp.exe');

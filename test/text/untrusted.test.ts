@@ -7,15 +7,15 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2028-\u202e\u206
 
 describe('escapeUntrusted', () => {
   it.each([
-    ['ESC sequences', 'a\u001b[2Jb', 'a\\u001b[2Jb'],
-    ['a title-setting OSC ended by BEL', '\u001b]0;owned\u0007', '\\u001b]0;owned\\u0007'],
+    ['ESC sequences', 'a\u001b[2Jb', 'a\\e[2Jb'],
+    ['a title-setting OSC ended by BEL', '\u001b]0;owned\u0007', '\\e]0;owned\\a'],
     ['line breaks and tabs', 'one\r\ntwo\tthree', 'one\\r\\ntwo\\tthree'],
-    ['NUL and DEL', '\u0000\u007f', '\\u0000\\u007f'],
+    ['NUL and DEL', '\u0000\u007f', '\\0\\x7f'],
     ['the C1 CSI and NEL', 'x\u009b31m\u0085', 'x\\u009b31m\\u0085'],
     ['bidi overrides, marks and isolates', '\u202egnp.exe\u2066\u200e', '\\u202egnp.exe\\u2066\\u200e'],
     ['zero-width characters, the soft hyphen and the BOM', 'ma\u200bil\u00ad\ufeff', 'ma\\u200bil\\u00ad\\ufeff'],
     ['line and paragraph separators', 'a\u2028b\u2029c', 'a\\u2028b\\u2029c'],
-    ['backslashes, so escapes are unambiguous', 'C:\\u001b', 'C:\\\\u001b'],
+    ['backslashes, so escapes are unambiguous', 'C:\\e', 'C:\\\\e'],
   ])('escapes %s', (_label, input, expected) => {
     expect(escapeUntrusted(input)).toBe(expected);
   });
@@ -29,14 +29,14 @@ describe('escapeUntrusted', () => {
   });
 
   it('quotes, and keeps backslashes for text that already holds our escapes', () => {
-    expect(quoteUntrusted('x\u001b')).toBe('"x\\u001b"');
-    expect(escapeControls('C:\\certs \u001b')).toBe('C:\\certs \\u001b');
+    expect(quoteUntrusted('x\u001b')).toBe('"x\\e"');
+    expect(escapeControls('C:\\certs \u001b')).toBe('C:\\certs \\e');
   });
 });
 
 describe('escapeBlock', () => {
   it('keeps line breaks and tabs of a block, and escapes everything else', () => {
-    expect(escapeBlock('line 1\n\tline 2\u001b]0;x\u0007\r\n\u202e')).toBe('line 1\n\tline 2\\u001b]0;x\\u0007\\r\n\\u202e');
+    expect(escapeBlock('line 1\n\tline 2\u001b]0;x\u0007\r\n\u202e')).toBe('line 1\n\tline 2\\e]0;x\\a\\r\n\\u202e');
     for (const value of loadHostileValues()) expect(escapeBlock(value).replace(/[\n\t]/g, '')).not.toMatch(UNSAFE);
   });
 });

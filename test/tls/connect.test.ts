@@ -125,7 +125,7 @@ describe('connectTls against misbehaving servers', () => {
     const port = await serve((socket) => socket.end(`HTTP/1.1 400 Bad \u001b[31mRequest${'x'.repeat(300)}\r\n`));
     const error = (await connectTls(at(port, 'smtp'), OPTIONS).catch((caught: unknown) => caught)) as Error;
     expect(error).toBeInstanceOf(UnreachableError);
-    expect(error.message).toMatch(/^protocol error: the server's answer is not SMTP: "HTTP\/1\.1 400 Bad \\u001b\[31mRequestx+\.\.\."$/);
+    expect(error.message).toMatch(/^protocol error: the server's answer is not SMTP: "HTTP\/1\.1 400 Bad \\e\[31mRequestx+\.\.\."$/);
   });
 
   it('reads multi-line SMTP replies and refuses a server that says goodbye', async () => {

@@ -22,7 +22,7 @@ describe('ports and protocols', () => {
   });
 
   it('shows refused input escaped', () => {
-    expect(() => parsePortList('443/\u001b[31m')).toThrow('"\\u001b[31m"');
+    expect(() => parsePortList('443/\u001b[31m')).toThrow('"\\e[31m"');
   });
 });
 

@@ -90,7 +90,7 @@ describe('judgeHandshake', () => {
     const hostile = { thumbprint: 'B'.repeat(40), subject: 'CN=\u001b[2Jevil\r\n', names: ['x\u202etxt.exe'], identity: { commonNames: ['x'], subjectaltname: 'DNS:"x\\u202etxt.exe"' } };
     const result = judgeHandshake(endpoint(443), handshake({}, hostile), { thumbprint: EXPECTED }, NOW);
     expect(result.problems.join('\n')).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u202e]/);
-    expect(result.problems[0]).toContain('CN=\\u001b[2Jevil\\r\\n');
+    expect(result.problems[0]).toContain('CN=\\e[2Jevil\\r\\n');
     expect(result.problems[1]).toContain('x\\u202etxt.exe');
   });
 });

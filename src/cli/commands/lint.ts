@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { glob, isDynamicPattern } from 'tinyglobby';
 import { ExitCode, InputError } from '../../errors.js';
-import { escapeControlCharacters } from '../../control-characters.js';
+import { escapeControlCharacters } from '../../text/control-characters.js';
 import { formatGithub, formatJson, formatText, summarize, type LintFormat, type LintParser } from '../../lint/format.js';
 import { RULE_DESCRIPTIONS } from '../../lint/index.js';
 import { lintFiles, type LintResult } from '../../lint/lint-files.js';

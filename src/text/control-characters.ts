@@ -1,3 +1,5 @@
+import { escapeCharacter } from './untrusted.js';
+
 /**
  * Characters that change what a terminal shows rather than show themselves:
  * C0 controls (ESC starts colour, cursor and title sequences; CR returns to
@@ -11,21 +13,12 @@ const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200
 const CONTROL_IN_LINE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const CONTROL_IN_SOURCE_LINE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
-const NAMED: Readonly<Record<string, string>> = { '\0': '\\0', '\u0007': '\\a', '\b': '\\b', '\t': '\\t', '\n': '\\n', '\u000b': '\\v', '\f': '\\f', '\r': '\\r', '\u001b': '\\e' };
-
 const NAMES: Readonly<Record<number, string>> = {
   0x00: 'NUL', 0x07: 'BEL', 0x08: 'BS', 0x0b: 'VT', 0x0c: 'FF', 0x1b: 'ESC', 0x7f: 'DEL', 0x85: 'NEL', 0x9b: 'CSI', 0x9d: 'OSC',
   0x061c: 'ARABIC LETTER MARK', 0x200e: 'LEFT-TO-RIGHT MARK', 0x200f: 'RIGHT-TO-LEFT MARK', 0x2028: 'LINE SEPARATOR', 0x2029: 'PARAGRAPH SEPARATOR',
   0x202a: 'LEFT-TO-RIGHT EMBEDDING', 0x202b: 'RIGHT-TO-LEFT EMBEDDING', 0x202c: 'POP DIRECTIONAL FORMATTING', 0x202d: 'LEFT-TO-RIGHT OVERRIDE',
   0x202e: 'RIGHT-TO-LEFT OVERRIDE', 0x2066: 'LEFT-TO-RIGHT ISOLATE', 0x2067: 'RIGHT-TO-LEFT ISOLATE', 0x2068: 'FIRST STRONG ISOLATE', 0x2069: 'POP DIRECTIONAL ISOLATE',
 };
-
-function escapeOne(character: string): string {
-  const named = NAMED[character];
-  if (named !== undefined) return named;
-  const code = character.charCodeAt(0);
-  return code < 0x80 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
-}
 
 /**
  * Text with every control character shown as an escape (`\e`, `\r`, `\x7f`,
@@ -34,7 +27,7 @@ function escapeOne(character: string): string {
  * they align the caret); newlines are always escaped.
  */
 export function escapeControlCharacters(text: string, options: { keepTabs?: boolean } = {}): string {
-  return text.replace(options.keepTabs ? CONTROL_IN_SOURCE_LINE : CONTROL_IN_LINE, escapeOne);
+  return text.replace(options.keepTabs ? CONTROL_IN_SOURCE_LINE : CONTROL_IN_LINE, escapeCharacter);
 }
 
 /** A control character found in a text, with its index. */
