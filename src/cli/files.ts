@@ -14,7 +14,7 @@ export function ensureWritableDirectory(path: string, flag: string): void {
   let current = path;
   for (;;) {
     const kind = kindOf(current);
-    if (kind === 'directory') break;
+    if (kind === 'a folder') break;
     if (kind === 'under a file') throw new InputError(`${shown}: part of ${current} is a file, not a folder`);
     if (kind !== 'missing') throw new InputError(`${shown}: ${current} is ${kind}, not a folder`);
     missing.unshift(current);
@@ -53,7 +53,7 @@ export function writeNewFile(path: string, bytes: Uint8Array, options: { readonl
   if (kind !== 'missing' && kind !== 'a file') throw new InputError(`${shown} is ${kind}, not a file`);
   if (kind === 'a file' && !options.force) throw new InputError(`${shown} exists`, 'choose another name, or pass --force to replace it');
   const parent = kindOf(dirname(path));
-  if (parent !== 'directory') throw new InputError(`${shown}: its folder ${dirname(path)} ${parent === 'missing' ? 'does not exist' : parent === 'under a file' ? 'is under a file' : `is ${parent}`}`);
+  if (parent !== 'a folder') throw new InputError(`${shown}: its folder ${dirname(path)} ${parent === 'missing' ? 'does not exist' : parent === 'under a file' ? 'is under a file' : `is ${parent}`}`);
   let fd: number;
   try {
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | (options.force ? constants.O_TRUNC : constants.O_EXCL);
@@ -73,13 +73,13 @@ export function writeNewFile(path: string, bytes: Uint8Array, options: { readonl
   closeSync(fd);
 }
 
-type Kind = 'missing' | 'under a file' | 'directory' | 'a file' | 'a symbolic link' | 'a device' | 'a FIFO' | 'a socket' | 'not a file';
+type Kind = 'missing' | 'under a file' | 'a folder' | 'a file' | 'a symbolic link' | 'a device' | 'a FIFO' | 'a socket' | 'not a file';
 
 function kindOf(path: string): Kind {
   try {
     const stat = lstatSync(path);
-    if (stat.isSymbolicLink()) return statSafe(path) === 'directory' ? 'directory' : 'a symbolic link';
-    if (stat.isDirectory()) return 'directory';
+    if (stat.isSymbolicLink()) return statSafe(path) === 'a folder' ? 'a folder' : 'a symbolic link';
+    if (stat.isDirectory()) return 'a folder';
     if (stat.isFile()) return 'a file';
     if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
     if (stat.isFIFO()) return 'a FIFO';
@@ -94,9 +94,9 @@ function kindOf(path: string): Kind {
 }
 
 /** A symbolic link to a folder counts as the folder (a journal folder may well be one). */
-function statSafe(path: string): 'directory' | 'other' {
+function statSafe(path: string): 'a folder' | 'other' {
   try {
-    return statSync(path).isDirectory() ? 'directory' : 'other';
+    return statSync(path).isDirectory() ? 'a folder' : 'other';
   } catch {
     return 'other';
   }

@@ -76,7 +76,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       .option('-y, --yes', 'answer yes to confirmations (needed without a terminal)')
       .option('--journal-dir <DIR>', 'where run journals go', '.exch-cert/runs')
       .option('--resume <RUN_ID>', 'continue an interrupted or failed run: skip the steps that finished')
-      .option('--force', 'with --resume: resume even though the runbook or params changed')
+      .option('--force', 'override a refusal you have checked: replace an existing --output file, take over a stale server lock, or --resume although the runbook or params changed')
       .option('--verbose', 'show what each step printed');
 
   addRunOptions(
@@ -224,8 +224,24 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       io.stdout.write(formatPluginFailure(error.message));
       return MONITORING_EXIT_CODES.UNKNOWN;
     }
-    return reportError(error, io, terminal);
+    const code = reportError(error, io, terminal);
+    if (code !== ExitCode.ok && wantsRunEvents(argv)) io.stdout.write(earlyFinish(code, error));
+    return code;
   }
+}
+
+/** `renew`, `run` and `plan` with --json promise NDJSON whose last event carries the exit code. */
+function wantsRunEvents(argv: readonly string[]): boolean {
+  const command = argv.find((arg) => !arg.startsWith('-'));
+  return (command === 'renew' || command === 'run' || command === 'plan') && argv.includes('--json');
+}
+
+const EARLY_OUTCOMES: Readonly<Record<number, string>> = { 2: 'invalid', 3: 'environment', 5: 'declined', 70: 'internal', 130: 'interrupted' };
+
+/** The final event for a run that ended before its first step (usage error, missing secret, refused lock...). */
+function earlyFinish(exitCode: number, error: unknown): string {
+  const message = error instanceof UserError ? error.message : error instanceof CommanderError ? error.message.replace(/^error: /, '') : 'internal error (a bug in exch-cert)';
+  return JSON.stringify({ v: 1, ts: new Date().toISOString(), type: 'run-finished', outcome: EARLY_OUTCOMES[exitCode] ?? 'failed', exitCode, message, started: false }) + '\n';
 }
 
 function reportError(error: unknown, io: CliIo, terminal: ReturnType<typeof detectTerminal>): number {
