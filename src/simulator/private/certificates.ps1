@@ -318,7 +318,7 @@ function Get-SimNewCertificateNames {
     $accepted = @(Get-SimValue $State.organization 'acceptedDomains' @($State.organization.domain))
     if ($Include.AutoDiscover) { foreach ($domain in $accepted) { & $add ('autodiscover.' + $domain) } }
     if ($Include.Accepted) { foreach ($domain in $accepted) { & $add $domain } }
-    if (@($DomainName).Count -eq 0 -and -not ($Include.NetBIOS -or $Include.Fqdn -or $Include.AutoDiscover -or $Include.Accepted)) {
+    if (@($DomainName | Where-Object { $_ }).Count -eq 0 -and -not ($Include.NetBIOS -or $Include.Fqdn -or $Include.AutoDiscover -or $Include.Accepted)) {
         & $add $Server.name
         & $add $Server.fqdn
     }
