@@ -448,7 +448,8 @@ function Get-SimSessionProcess {
         return $null
     }
     $started = [string](Get-SimValue $Session 'startedAt' '')
-    if ($started -and (Format-SimDate -Value $process.StartTime) -ne $started) { return $null }
+    # Processes compute start times from the boot time each on their own (Linux): allow a second.
+    if ($started -and [math]::Abs(($process.StartTime.ToUniversalTime() - (ConvertTo-SimDate $started)).TotalSeconds) -gt 1) { return $null }
     return $process
 }
 
