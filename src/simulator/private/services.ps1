@@ -122,7 +122,7 @@ function Wait-SimServiceStatus {
 
 function Get-Service {
     [CmdletBinding()]
-    param([Parameter(Position = 0, ValueFromPipelineByPropertyName = $true)][Alias('ServiceName')][string[]]$Name = @('*'))
+    param([Parameter(Position = 0, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)][Alias('ServiceName')][string[]]$Name = @('*'))
     process {
         Invoke-SimCommand -SimCmdlet $PSCmdlet -SimKind Host -SimBody {
             param($sim)
