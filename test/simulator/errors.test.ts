@@ -96,15 +96,12 @@ Out-Result @{
 describe.skipIf(!pwshPath).concurrent('injected faults', { timeout: 90_000 }, () => {
   it('throws with a count-down, after the change, and on one server only', async () => {
     const dir = folders.copy(fixture);
-    const state = readState(dir);
-    state.faults = [
-      { command: 'Set-PopSettings', action: 'throw', message: 'failed on EXCH02 (simulated)', times: 2, server: 'EXCH02' },
-      { command: 'Set-ImapSettings', action: 'throw', after: true, message: 'the connection dropped after the change', times: 1 },
-    ];
-    writeState(dir, state);
     const seen = await host.ok<Record<string, unknown>>(
       dir,
       `
+Add-ExchCertSimulatorFault -Command Set-PopSettings -Action throw -Message 'failed on EXCH02 (simulated)' -Times 2 -Server EXCH02
+Add-ExchCertSimulatorFault -Command Set-ImapSettings -Action throw -After -Message 'the connection dropped after the change' -Times 1
+$unknownServer = Get-ErrorText { Add-ExchCertSimulatorFault -Command Get-Queue -Action stuck -Server EXCH09 }
 $set = { param($server) Get-WrittenErrors { Set-PopSettings -Server $server -X509CertificateName ('pop.' + $server + '.contoso.com') -WarningAction SilentlyContinue } }
 Out-Result @{
     exch01 = & $set EXCH01
@@ -115,9 +112,11 @@ Out-Result @{
     after = Get-WrittenErrors { Set-ImapSettings -X509CertificateName 'imap.contoso.com' -WarningAction SilentlyContinue }
     imap = (Get-ImapSettings).X509CertificateName
     left = @((Get-ExchCertSimulatorState).faults).Count
+    unknownServer = $unknownServer
 }`,
     );
     expect(seen).toEqual({
+      unknownServer: "ExchCertSimulator: no server 'EXCH09' in this organisation.",
       exch01: [],
       first: ['failed on EXCH02 (simulated)'],
       second: ['failed on EXCH02 (simulated)'],

@@ -71,10 +71,11 @@ export function parseResult<T>(output: string): T | undefined {
   return line ? (JSON.parse(line.slice('RESULT:'.length)) as T) : undefined;
 }
 
-/** A script file that imports the module, then runs code after the preamble. */
-export function writeScript(dir: string, code: string): string {
+/** A script file that imports the module (unless importModule is false), then runs code after the preamble. */
+export function writeScript(dir: string, code: string, importModule = true): string {
   const script = join(dir, `test-${Math.random().toString(36).slice(2)}.ps1`);
-  writeFileSync(script, `${PREAMBLE}Import-Module -Name ${psQuote(MODULE)} -Force -DisableNameChecking\n${code}\n`);
+  const load = importModule ? `Import-Module -Name ${psQuote(MODULE)} -Force -DisableNameChecking\n` : '';
+  writeFileSync(script, `${PREAMBLE}${load}${code}\n`);
   return script;
 }
 
@@ -83,9 +84,9 @@ export function spawnPwsh(dir: string, code: string, env: Record<string, string>
   return spawn(PWSH, ['-NoProfile', '-NonInteractive', '-File', writeScript(dir, code)], { cwd: dir, env: { ...process.env, ...TEST_ENV, EXCH_CERT_SIMULATOR_STATE: join(dir, 'state.json'), ...env } });
 }
 
-/** Runs PowerShell code in its own pwsh process, with dir/state.json as the state. */
-export async function pwshProcess<T = Record<string, unknown>>(dir: string, code: string, env: Record<string, string> = {}): Promise<Run & { result: T | undefined }> {
-  const result = await run(PWSH, ['-NoProfile', '-NonInteractive', '-File', writeScript(dir, code)], { cwd: dir, env: { EXCH_CERT_SIMULATOR_STATE: join(dir, 'state.json'), ...env } });
+/** Runs PowerShell code in its own pwsh process, with dir/state.json as the state (and the module imported unless importModule is false). */
+export async function pwshProcess<T = Record<string, unknown>>(dir: string, code: string, env: Record<string, string> = {}, importModule = true): Promise<Run & { result: T | undefined }> {
+  const result = await run(PWSH, ['-NoProfile', '-NonInteractive', '-File', writeScript(dir, code, importModule)], { cwd: dir, env: { EXCH_CERT_SIMULATOR_STATE: join(dir, 'state.json'), ...env } });
   return { ...result, result: parseResult<T>(result.stdout) };
 }
 

@@ -6,7 +6,7 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pwshPath } from '../helpers/pwsh.js';
-import { Folders, MODULE, PwshHost, binding, psQuote, readState, server, spawnPwsh, writeState } from './helpers.js';
+import { Folders, MODULE, PWSH, PwshHost, binding, psQuote, pwshProcess, readState, server, spawnPwsh, writeState } from './helpers.js';
 
 const folders = new Folders();
 let host: PwshHost;
@@ -217,6 +217,20 @@ Out-Result $result`,
       host: 'Running',
       again: 3,
     });
+  });
+
+  it('remembers at import each server\u2019s IIS resets, so an iisreset from another process ends this process\u2019s session', async () => {
+    const dir = folders.copy(fixture);
+    const seen = await pwshProcess<Record<string, unknown>>(
+      dir,
+      `
+# A script run with -File runs in the global scope: its preference is the one Exchange cmdlets see.
+$global:ErrorActionPreference = 'Continue'
+$before = @(Get-ExchangeCertificate -ErrorAction Stop).Count
+$other = Start-Process -FilePath ${psQuote(PWSH)} -ArgumentList @('-NoProfile', '-NonInteractive', '-Command', ('Import-Module -Name ''${MODULE.replace(/'/g, "''''")}'' -DisableNameChecking; $null = iisreset /noforce')) -Wait -PassThru
+Out-Result @{ before = $before; other = $other.ExitCode; after = Get-WrittenErrors { Get-ExchangeCertificate } }`,
+    );
+    expect(seen.result, seen.stderr).toEqual({ before: 3, other: 0, after: [expect.stringMatching(/^ExchCertSimulator: the Exchange PowerShell session ended: IIS was restarted on EXCH01/)] });
   });
 
   it('ends the processes of the Exchange sessions registered for that server, not host sessions or other servers\u2019', async () => {

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pwshPath } from '../helpers/pwsh.js';
-import { Folders, PwshHost, readState, server } from './helpers.js';
+import { Folders, PwshHost, readState, server, spawnPwsh } from './helpers.js';
 
 const folders = new Folders();
 let host: PwshHost;
@@ -87,5 +87,21 @@ Out-Result @{
     });
     // POP3 and IMAP4 are Manual on a fresh install: Test-ServiceHealth does not ask for them.
     expect(server(readState(dir), 'EXCH01').services.find((s) => s.name === 'MSExchangeImap4')).toMatchObject({ status: 'Stopped', startType: 'Manual' });
+  });
+
+  it('polls the state for WaitForStatus without holding its lock, so another process can start the service meanwhile', async () => {
+    const dir = folders.copy(fixture);
+    await host.ok(dir, "Stop-Service -Name MSExchangeTransport\nOut-Result 'ok'");
+    const waiter = spawnPwsh(dir, "$controller = Get-Service -Name MSExchangeTransport\n[Console]::Out.WriteLine('waiting')\n$watch = [Diagnostics.Stopwatch]::StartNew()\n$controller.WaitForStatus('Running', [TimeSpan]::FromSeconds(30))\nOut-Result @{ ms = $watch.ElapsedMilliseconds; status = [string]$controller.Status }");
+    let output = '';
+    const finished = new Promise<number | null>((resolve) => waiter.on('exit', resolve));
+    await new Promise<void>((resolve) => waiter.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()).includes('waiting') && resolve()));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const started = await host.ok<{ ms: number }>(dir, "$watch = [Diagnostics.Stopwatch]::StartNew()\nStart-Service -Name MSExchangeTransport\nOut-Result @{ ms = $watch.ElapsedMilliseconds }");
+    expect(await finished).toBe(0);
+    const waited = JSON.parse(output.split('\n').find((line) => line.startsWith('RESULT:'))!.slice(7)) as { ms: number; status: string };
+    expect(waited.status).toBe('Running');
+    expect(waited.ms).toBeLessThan(20_000);
+    expect(started.ms).toBeLessThan(5000);
   });
 });
