@@ -93,9 +93,9 @@ function Export-SimEdgeSubscriptionFile {
     $certificate = Find-SimCertificate -Server $edge -Thumbprint ([string]$edge.transport.internalTransportCertificateThumbprint)
     if ($null -eq $certificate) { throw (New-SimError -Message ('The Edge Transport server ' + $edge.name + ' has no default SMTP certificate; enable one for SMTP first.') -ErrorId 'NoSmtpCertificate') }
     $prompt = $script:EdgeSubscriptionPrompt -f [int]$Duration.TotalMinutes
+    # -WhatIf stops here; -Confirm prompts here; either way the question has been settled.
     if (-not $Context.Cmdlet.ShouldProcess($prompt, $prompt, 'Confirm')) { return }
-    $bound = $Context.Cmdlet.MyInvocation.BoundParameters
-    $confirmed = $Force -or ($bound.ContainsKey('Confirm') -and -not [bool]$bound['Confirm'])
+    $confirmed = $Force -or $Context.Cmdlet.MyInvocation.BoundParameters.ContainsKey('Confirm')
     if (-not $confirmed) {
         $yesToAll = $false
         $noToAll = $false
@@ -196,8 +196,8 @@ function Remove-EdgeSubscription {
             $subscriptions = @(Get-SimEdgeSubscriptions -State $state -HostServer $sim.Host | Where-Object { Test-SimName $_.name $Identity })
             if ($subscriptions.Count -eq 0) { throw (New-SimNotFoundError -State $state -Identity $Identity) }
             $name = [string]$subscriptions[0].name
-            $whatIf = [bool]$sim.Cmdlet.SessionState.PSVariable.GetValue('WhatIfPreference')
-            if ($sim.Cmdlet.MyInvocation.BoundParameters.ContainsKey('WhatIf')) { $whatIf = [bool]$sim.Cmdlet.MyInvocation.BoundParameters['WhatIf'] }
+            # -Force answers the confirmation; -WhatIf still only tells.
+            $whatIf = [bool]$sim.Cmdlet.MyInvocation.BoundParameters['WhatIf']
             if (-not (($Force -and -not $whatIf) -or $sim.Cmdlet.ShouldProcess($name, 'Remove Edge Subscription'))) { return }
             if (Test-SimEdge $sim.Host) {
                 Set-SimValue $sim.Host.edge 'subscription' $null
