@@ -3,13 +3,14 @@
  * the named server, whatever is loaded locally, and it passes an explicit account wherever it opens
  * a session.
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { repoRoot } from '../helpers/plan.js';
 import { pwshPath } from '../helpers/pwsh.js';
+import { editSimState, serverOf } from '../helpers/sim-state.js';
 import { writeRemoteSessionModule } from '../helpers/remote-session.js';
 import { remotingAvailable, startSshServer, type SshServer } from '../helpers/sshd.js';
 
@@ -41,9 +42,9 @@ describe.skipIf(!remotingAvailable)('--connect remote through PowerShell remotin
   it('asks the named server, not a module on PSModulePath that exports the same cmdlets', () => {
     const ws = workspace();
     // The real server has a required service stopped; the impostor would say all is well.
-    const state = JSON.parse(readFileSync(ws.state, 'utf8')) as { services: Array<{ name: string; status: string }> };
-    for (const service of state.services) if (service.name === 'MSExchangeRPC') service.status = 'Stopped';
-    writeFileSync(ws.state, JSON.stringify(state));
+    editSimState(ws.state, (state) => {
+      for (const service of serverOf(state).services) if (service.name === 'MSExchangeRPC') service.status = 'Stopped';
+    });
     const modules = join(ws.dir, 'modules');
     mkdirSync(join(modules, 'FakeExchange'), { recursive: true });
     writeFileSync(

@@ -16,22 +16,13 @@ import { CliProcess } from '../helpers/cli-process.js';
 import { readPfx } from '../helpers/pfx.js';
 import { repoRoot } from '../helpers/plan.js';
 import { pwshPath } from '../helpers/pwsh.js';
+import { binding, certificate, editSimState, readServer, serverOf, type SimServer, type SimState } from '../helpers/sim-state.js';
 import type { SimulatorMode, Workspace } from '../helpers/simulator-modes.js';
 
 const PFX_PASSWORD = 'Pfx pass: ‘quoted’ $(x) `n';
 const BACKUP_PASSWORD = 'Backup-S3cret!"§';
 const SECRETS = [PFX_PASSWORD, BACKUP_PASSWORD];
 const FQDN = 'mail.contoso.com';
-
-interface SimState {
-  certificates: Array<{ thumbprint: string; subject: string; services: string[] }>;
-  iis: { sites: Array<{ name: string; bindings: Array<{ protocol: string; bindingInformation: string; certificateHash: string }> }> };
-  transport: { internalTransportCertificateThumbprint: string };
-  pop: { x509CertificateName: string; activeCertificateName: string };
-  imap: { x509CertificateName: string; activeCertificateName: string };
-  services: Array<{ name: string; status: string }>;
-  faults: unknown[];
-}
 
 let fixture: string;
 let pwshEnv: Record<string, string>;
@@ -40,17 +31,11 @@ function workspace(faults: unknown[] = []): Workspace {
   const dir = mkdtempSync(join(tmpdir(), 'exch-cert-it-'));
   cpSync(fixture, join(dir, 'sim'), { recursive: true });
   const state = join(dir, 'sim', 'state.json');
-  if (faults.length > 0) {
-    const data = JSON.parse(readFileSync(state, 'utf8')) as SimState;
-    data.faults = faults;
-    writeFileSync(state, JSON.stringify(data, null, 2));
-  }
+  if (faults.length > 0) editSimState(state, (data) => (data.faults = faults));
   return { dir, state, pfx: join(dir, 'sim', `renewed-${FQDN}.pfx`) };
 }
 
-const readState = (path: string): SimState => JSON.parse(readFileSync(path, 'utf8')) as SimState;
-const binding = (state: SimState, site: string, info: string) => state.iis.sites.find((s) => s.name === site)?.bindings.find((b) => b.protocol === 'https' && b.bindingInformation === info)?.certificateHash;
-const certificate = (state: SimState, subject: RegExp) => state.certificates.find((c) => subject.test(c.subject));
+const readState = (path: string): SimServer => readServer(path);
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
   return { ...pwshEnv, EXCH_CERT_PFX_PASSWORD: PFX_PASSWORD, EXCH_CERT_BACKUP_PASSWORD: BACKUP_PASSWORD, ...extra };
@@ -58,7 +43,7 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 
 function journalOf(dir: string): Array<Record<string, unknown>> {
   const runs = join(dir, '.exch-cert', 'runs');
-  const files = readdirSync(runs).sort();
+  const files = readdirSync(runs).filter((name) => name.endsWith('.jsonl')).sort();
   const last = files[files.length - 1];
   if (!last) throw new Error('no journal');
   return readFileSync(join(runs, last), 'utf8')
@@ -98,7 +83,7 @@ describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => 
       await mode.setUp();
       fixture = mkdtempSync(join(tmpdir(), 'exch-cert-fixture-'));
       pwshEnv = {};
-      const result = runCli(['simulator', 'init', '--dir', fixture, '--fqdn', FQDN, '--shell', pwshPath ?? 'pwsh'], { env: env() });
+      const result = runCli(['simulator', 'init', '--dir', fixture, '--fqdn', FQDN, '--layout', 'seed', '--shell', pwshPath ?? 'pwsh'], { env: env() });
       expect(result.status, result.stderr).toBe(0);
     });
 
@@ -199,7 +184,7 @@ describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => 
       expect(result.stderr).toContain('cannot open the PFX: the password is wrong');
       expect(statuses(journalOf(ws.dir))).toEqual(['find-old:ok', 'import:failed', 'rebind-old:ok', 'rollback-iis-reset:skipped']);
       const after = readState(ws.state);
-      expect(after.certificates).toEqual((JSON.parse(before) as SimState).certificates);
+      expect(after.certificates).toEqual(serverOf(JSON.parse(before) as SimState).certificates);
       // The engine cannot know a failed step changed nothing, so it says so; the state shows it did not.
       expect(result.stderr).toContain('Steps that may have partly changed it: import');
     });
