@@ -73,4 +73,32 @@ describe.skipIf(!remotingAvailable)('--connect remote through PowerShell remotin
     expect(bad.stderr).toContain('Access is denied');
     for (const output of [good.stdout, good.stderr, bad.stdout, bad.stderr]) expect(output).not.toContain(account.password);
   });
+
+  it('connects again after iisreset ended the Exchange session, with the --credential-env account (implicit remoting would prompt)', () => {
+    const account = { user: 'CONTOSO\\svc-exchcert', password: 'Acc0unt pass ‘x’' };
+    const ws = workspace(account);
+    const runbook = join(ws.dir, 'reset.yaml');
+    writeFileSync(
+      runbook,
+      [
+        'version: 1',
+        'name: reset-then-check',
+        'params:',
+        '  server: { type: string, required: true }',
+        'steps:',
+        '  - id: reset',
+        '    action: iis-reset',
+        "    with: { server: '${{ params.server }}' }",
+        '  - id: health',
+        '    action: test-service-health',
+        "    with: { server: '${{ params.server }}' }",
+        '',
+      ].join('\n'),
+    );
+    const args = ['run', runbook, '--server', 'EXCH01', '--connect', 'remote', '--remote-session-module', ws.module, '--shell', pwshPath ?? 'pwsh', '--credential-env', 'EXCH_USER,EXCH_PASS', '--verbose'];
+    const result = runCli(args, { cwd: ws.dir, env: { EXCH_USER: account.user, EXCH_PASS: account.password } });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toContain('exch-cert: connecting to Exchange on EXCH01 again');
+    expect(result.stderr).not.toContain(account.password);
+  });
 });

@@ -7,11 +7,12 @@
  * reaches Exchange; two files, so the two ways run in parallel. CI installs pwsh and
  * openssh-server (.ci/run), so both run there.
  */
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliBin, runCli } from '../helpers/cli.js';
+import { cliBin, runCli, STACK_LINE } from '../helpers/cli.js';
 import { CliProcess } from '../helpers/cli-process.js';
 import { readPfx } from '../helpers/pfx.js';
 import { repoRoot } from '../helpers/plan.js';
@@ -132,6 +133,8 @@ describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => 
         'remove-old:changed',
       ]);
       expect(journal.at(-1)).toMatchObject({ type: 'run-finished', outcome: 'ok', exitCode: 0 });
+      // iisreset ended the Exchange session (/PowerShell lives in IIS): the next Exchange step connected again.
+      expect(journal.find((event) => event['type'] === 'step-finished' && event['stepId'] === 'health')?.['log']).toContain('exch-cert: connecting to Exchange on EXCH01 again');
       expectNoSecrets(result.stdout, result.stderr, JSON.stringify(journal), readFileSync(ws.state, 'utf8'));
     });
 
@@ -296,6 +299,85 @@ describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => 
       expect(await again.exited).toBe(130);
       expect(again.stderr).toContain(`${signal} again: aborting the running step.`);
       expect(again.stderr).toContain(`step health was aborted by ${signal} and may be half done`);
+    });
+
+    it('lets one run at a time change a server: a second run exits 2 naming the run that holds it', async () => {
+      const ws = workspace([{ command: 'Test-ServiceHealth', action: 'hang', seconds: 5, times: 1 }]);
+      const validate = join(repoRoot, 'runbooks', 'validate-exchange.yaml');
+      const first = new CliProcess(runArgs(ws, validate, ...shell()), { env: env(), cwd: ws.dir });
+      await first.waitFor(/\[3\/3\] health/);
+      const runId = String(journalOf(ws.dir)[0]?.['runId']);
+      const second = runCli(runArgs(ws, validate, ...shell()), { env: env(), cwd: ws.dir });
+      expect(second.status).toBe(2);
+      expect(second.stderr).toContain(`EXCH01 is being changed by run ${runId} (exch-cert pid`);
+      expect(await first.exited).toBe(0);
+      // Once the first run is done, the server is free again.
+      expect(runCli(runArgs(ws, validate, ...shell()), { env: env(), cwd: ws.dir }).status).toBe(0);
+    });
+
+    it('a one-letter secret is masked without corrupting output, events or the journal, and exch-cert warns about it', () => {
+      const ws = workspace();
+      const result = runCli([...renew(ws), '--yes', '--json', ...shell()], { env: env({ EXCH_CERT_BACKUP_PASSWORD: 'e' }), cwd: ws.dir });
+      expect(result.status, result.stderr).toBe(0);
+      expect(result.stderr).toContain('warning: the secret in EXCH_CERT_BACKUP_PASSWORD is shorter than 8 characters');
+      const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(events.map((event) => event['type'])).toEqual(expect.arrayContaining(['run-started', 'session-started', 'step-started', 'step-finished', 'run-finished']));
+      expect(events.every((event) => !String(event['type']).includes('*'))).toBe(true);
+      expect(events.at(-1)).toMatchObject({ type: 'run-finished', outcome: 'ok', message: 'all 11 steps done' });
+      expect(journalOf(ws.dir)[0]).toMatchObject({ type: 'run-started', runbook: 'renew-certificate' });
+    });
+
+    it('shows control characters from PowerShell escaped: output cannot forge lines or retitle the terminal', () => {
+      const ws = workspace();
+      const runbook = join(ws.dir, 'noisy.yaml');
+      writeFileSync(
+        runbook,
+        [
+          'version: 1',
+          'name: noisy',
+          'params:',
+          '  server: { type: string, required: true }',
+          'steps:',
+          '  - id: noisy',
+          '    action: powershell',
+          '    with:',
+          '      script: |',
+          "        Write-Host ('x' + [char]27 + ']0;pwned' + [char]7 + [char]13 + [char]0x2714 + ' FAKE: all 11 steps done' + [char]0x202e)",
+          '  - id: health',
+          '    action: test-service-health',
+          "    with: { server: '${{ params.server }}' }",
+          '',
+        ].join('\n'),
+      );
+      const result = runCli(runArgs(ws, runbook, '--verbose', ...shell()), { env: env(), cwd: ws.dir });
+      expect(result.status, result.stderr).toBe(0);
+      expect(result.stderr).toContain('| x\\e]0;pwned\\a\\r✔ FAKE: all 11 steps done\\u202e');
+      expect(result.stderr).not.toMatch(/[\u001b\u0007\r\u202e]/);
+    });
+
+    it.skipIf(!mode.name.startsWith('in-process'))('stops at a step boundary, saying what changed, when the disk of the journal fills up', () => {
+      const ws = workspace();
+      const disk = join(ws.dir, 'small-disk');
+      mkdirSync(disk);
+      const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', disk]);
+      if (mount.status !== 0) {
+        // Mounting a small file system needs root, which CI has; elsewhere say so rather than pass.
+        if (process.env['EXCH_CERT_REQUIRE_REMOTING'] === '1') throw new Error(`cannot mount a tmpfs for the full-disk test: ${mount.stderr.toString()}`);
+        // eslint-disable-next-line no-console -- a skip must be visible in the test output
+        console.warn('SKIPPED: the full-disk journal test needs root (mount -t tmpfs)');
+        return;
+      }
+      try {
+        // Leave three pages free: the lock file takes one, the journal gets two (8 KiB), less than a renewal writes.
+        writeFileSync(join(disk, 'filler'), Buffer.alloc(52 * 1024));
+        const result = runCli([...renew(ws), '--yes', '--journal-dir', disk, ...shell()], { env: env(), cwd: ws.dir });
+        // Steps had changed the server and no rollback ran: the server is left changed.
+        expect(result.status).toBe(4);
+        expect(result.stderr).toMatch(/the journal cannot be written \(.*no space left on the disk\); stopped before the next step was sent\. Steps that changed the server: /);
+        expect(result.stderr).not.toMatch(STACK_LINE);
+      } finally {
+        spawnSync('umount', [disk]);
+      }
     });
 
     it('kill -9 of exch-cert: its PowerShell exits at once and changes nothing afterwards', async () => {
