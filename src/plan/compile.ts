@@ -164,16 +164,16 @@ function compileStep(step: Step, total: number, params: ReadonlyMap<string, Para
   const skipReason = planTimeSkip(step.when, params);
   if (skipReason) return { ...base, title, skipped: skipReason, script: '', reads: [...reads] };
   const exchangeCmdlets = exchangeCmdletsOf(step.action, input);
-  const when = runtimeWhen(step.when);
-  if (when) {
-    reads.add(formatReference(when));
-    state.runtime.set(formatReference(when), when);
+  const when = runtimeWhen(step.when, params);
+  for (const ref of when) {
+    reads.add(formatReference(ref));
+    state.runtime.set(formatReference(ref), ref);
   }
   const header = stepHeader(step, base.position, total, title, [...reads]);
   const invocation = [`Invoke-ExchCertStep -Id ${psString(step.id)}`];
   if (!step.action.changes) invocation.push('-ReadOnly');
   if (step.action.runsOn === 'exchange' || exchangeCmdlets.length > 0) invocation.push('-Exchange');
-  if (when) invocation.push(`-When { Test-ExchCertOutput -Step ${psString(when.step)} -Name ${psString(when.name)} }`);
+  if (when.length > 0) invocation.push(`-When { ${when.map((ref) => `(Test-ExchCertOutput -Step ${psString(ref.step)} -Name ${psString(ref.name)})`).join(' -or ')} }`);
   invocation.push('-Body {');
   const body = step.action.compile(input);
   const script = lines(header, invocation.join(' '), step.action.verbatimBody ? body : indent(body), '}');
@@ -201,18 +201,31 @@ function formatDuration(ms: number): string {
   return `${ms}ms`;
 }
 
+/**
+ * Why a step will not run, when the params already tell: `when: false`, or conditions that are all
+ * params that are false or unset. A param that is true makes the step run whatever else is listed.
+ */
 function planTimeSkip(when: Step['when'], params: ReadonlyMap<string, ParamValue>): string | undefined {
   if (when === false) return 'when: false';
-  if (typeof when === 'object' && when.kind === 'param') {
-    const value = params.get(when.name);
-    if (value?.kind === 'value' && value.value === false) return `when: params.${when.name} is false`;
-    if (value?.kind === 'unset') return `when: params.${when.name} is not set`;
-  }
-  return undefined;
+  if (when === undefined || when === true) return undefined;
+  if (when.some((ref) => ref.kind === 'output' || paramIsTrue(ref, params))) return undefined;
+  return when
+    .map((ref) => (ref.kind === 'param' ? `params.${ref.name} is ${params.get(ref.name)?.kind === 'value' ? 'false' : 'not set'}` : ''))
+    .map((reason) => `when: ${reason}`)
+    .join('; ');
 }
 
-function runtimeWhen(when: Step['when']): OutputReference | undefined {
-  return typeof when === 'object' && when.kind === 'output' ? when : undefined;
+/** The conditions left for run time: output references, unless a param that is true already decides. */
+function runtimeWhen(when: Step['when'], params: ReadonlyMap<string, ParamValue>): OutputReference[] {
+  if (when === undefined || typeof when === 'boolean') return [];
+  if (when.some((ref) => paramIsTrue(ref, params))) return [];
+  return when.filter((ref): ref is OutputReference => ref.kind === 'output');
+}
+
+function paramIsTrue(ref: Reference, params: ReadonlyMap<string, ParamValue>): boolean {
+  if (ref.kind !== 'param') return false;
+  const value = params.get(ref.name);
+  return value?.kind === 'value' && value.value !== false;
 }
 
 function defaultValue(spec: FieldSpec): BoundValue | undefined {

@@ -28,7 +28,8 @@ export interface Step {
   /** The raw `with`, for actions whose outputs depend on it. */
   readonly rawWith: Readonly<Record<string, unknown>>;
   readonly outputs: Outputs;
-  readonly when: boolean | Reference | undefined;
+  /** Run only when this is true: a boolean, or boolean references of which any one true is enough. */
+  readonly when: boolean | readonly Reference[] | undefined;
   readonly timeoutMs: number | undefined;
   readonly retries: number;
   readonly retryDelayMs: number;

@@ -95,9 +95,15 @@ export const stepCommonShape = {
     .meta({ description: 'Unique step id; later steps read its outputs as ${{ steps.ID.outputs.NAME }}.' }),
   title: z.string().min(1).optional().meta({ description: 'What the step does, for people. Defaults to a title made from the action.' }),
   when: z
-    .union([z.boolean(), z.string().regex(SOLE_TEMPLATE_PATTERN, { message: 'expected true, false or one template such as ${{ params.restart }}' })])
+    .union([
+      z.boolean(),
+      z.string().regex(SOLE_TEMPLATE_PATTERN, { message: 'expected true, false or one template such as ${{ params.restart }}' }),
+      z
+        .array(z.string().regex(SOLE_TEMPLATE_PATTERN, { message: 'expected one template such as ${{ steps.enable.outputs.changed }}' }))
+        .min(1, { message: 'needs at least one template' }),
+    ])
     .optional()
-    .meta({ description: 'Run the step only when this is true: a boolean or a single template that resolves to a boolean.' }),
+    .meta({ description: 'Run the step only when this is true: a boolean, a single template that resolves to a boolean, or a list of them (any one true).' }),
   timeout: DurationSchema.optional().meta({ description: 'Per attempt; the shell is killed and replaced when it expires (e.g. 90s, 10m).' }),
   retries: z
     .number()

@@ -287,15 +287,20 @@ class Validator {
     return valid ? { kind: 'map', entries } : undefined;
   }
 
-  private whenValue(step: ShapedStep): boolean | Reference | undefined | null {
+  private whenValue(step: ShapedStep): boolean | Reference[] | undefined | null {
     const raw = step.base.when;
     if (raw === undefined || typeof raw === 'boolean') return raw;
-    const path = [...step.path, 'when'];
-    const parts = this.parseTemplateAt(raw, path);
-    if (!parts) return null;
-    const ref = soleReference(parts);
-    if (!ref || !this.checkTemplate(step, parts, 'boolean', false, path, 'when')) return null;
-    return ref;
+    const items = typeof raw === 'string' ? [raw] : raw;
+    const refs: Reference[] = [];
+    for (const [index, item] of items.entries()) {
+      const path = typeof raw === 'string' ? [...step.path, 'when'] : [...step.path, 'when', index];
+      const parts = this.parseTemplateAt(item, path);
+      if (!parts) return null;
+      const ref = soleReference(parts);
+      if (!ref || !this.checkTemplate(step, parts, 'boolean', false, path, 'when')) return null;
+      refs.push(ref);
+    }
+    return refs;
   }
 
   private parseTemplateAt(value: string, path: PathSegment[]): readonly TemplatePart[] | undefined {

@@ -74,7 +74,28 @@ describe('compilePlan', () => {
       ].join('\n'),
     );
     const plan = await planFromText(text, { server: 'EXCH01' });
-    expect(plan.steps[1]?.script).toContain("Invoke-ExchCertStep -Id 'health' -ReadOnly -Exchange -When { Test-ExchCertOutput -Step 'find' -Name 'found' } -Body {");
+    expect(plan.steps[1]?.script).toContain("Invoke-ExchCertStep -Id 'health' -ReadOnly -Exchange -When { (Test-ExchCertOutput -Step 'find' -Name 'found') } -Body {");
+  });
+
+  it('runs a step whose when lists several conditions when any one is true; a param that is true decides at once', async () => {
+    const text = runbookWith(
+      [
+        '  - id: find',
+        '    action: find-certificate',
+        '    with: { server: "${{ params.server }}", site: Default Web Site, port: 443, allowMissing: true }',
+        '  - id: health',
+        '    action: test-service-health',
+        '    when: [ "${{ params.always }}", "${{ steps.find.outputs.found }}", "${{ params.never }}" ]',
+        '    with: { server: "${{ params.server }}" }',
+      ].join('\n'),
+      'server: { type: string, required: true }\nalways: { type: boolean, default: false }\nnever: { type: boolean, default: false }',
+    );
+    const runtime = await planFromText(text, { server: 'EXCH01' });
+    expect(runtime.steps[1]?.script).toContain("-When { (Test-ExchCertOutput -Step 'find' -Name 'found') } -Body {");
+    const always = await planFromText(text, { server: 'EXCH01', always: 'true' });
+    expect(always.steps[1]?.script).not.toContain('-When');
+    const only = await planFromText(text.replace('"${{ steps.find.outputs.found }}", ', ''), { server: 'EXCH01' });
+    expect(only.steps[1]?.skipped).toBe('when: params.always is false; when: params.never is false');
   });
 
   it('checks param values against the field they reach', async () => {

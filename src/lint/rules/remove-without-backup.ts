@@ -36,9 +36,10 @@ function problemWith(backup: Step, removal: Step): string | undefined {
   const when = backup.when;
   if (when === undefined || when === true) return undefined;
   if (when === false) return 'never runs (when: false)';
-  // The same condition on both: the removal runs only when the backup did.
-  if (typeof removal.when === 'object' && formatReference(removal.when) === formatReference(when)) return undefined;
-  return `runs only when ${formatReference(when)} is true`;
+  // The removal runs only when the backup did: every condition of the removal is one of the backup's.
+  const conditions = new Set(when.map(formatReference));
+  if (typeof removal.when === 'object' && removal.when.every((ref) => conditions.has(formatReference(ref)))) return undefined;
+  return `runs only when ${when.map(formatReference).join(' or ')} is true`;
 }
 
 function sameCertificate(backup: Step, removal: Step): boolean {

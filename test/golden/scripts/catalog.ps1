@@ -550,7 +550,7 @@ Set-ExchCertOutput -Name 'queueLength' -Value ([string]$length)
 
 # [15/15] script-on-host: Run a custom PowerShell script
 #   known at run time: steps.find-loopback.outputs.found
-Invoke-ExchCertStep -Id 'script-on-host' -When { Test-ExchCertOutput -Step 'find-loopback' -Name 'found' } -Body {
+Invoke-ExchCertStep -Id 'script-on-host' -When { (Test-ExchCertOutput -Step 'find-loopback' -Name 'found') } -Body {
 Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(,@{}) -ScriptBlock {
     param($ExchCertArguments)
     $ErrorActionPreference = 'Stop'

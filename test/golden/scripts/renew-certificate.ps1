@@ -529,7 +529,7 @@ catch {
 try {
 # [onFailure 1/2] rebind-old: Put the old certificate back on Default Web Site *:443
 #   known at run time: steps.find-old.outputs.thumbprint, steps.find-old.outputs.found
-Invoke-ExchCertStep -Id 'rebind-old' -When { Test-ExchCertOutput -Step 'find-old' -Name 'found' } -Body {
+Invoke-ExchCertStep -Id 'rebind-old' -When { (Test-ExchCertOutput -Step 'find-old' -Name 'found') } -Body {
     $result = Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @('Default Web Site', 443, '*', (Get-ExchCertOutput -Step 'find-old' -Name 'thumbprint')) -ScriptBlock {
         param($Site, $Port, $Ip, $Thumbprint)
         $ErrorActionPreference = 'Stop'
@@ -571,7 +571,7 @@ catch {
 try {
 # [onFailure 2/2] rollback-iis-reset: Restart IIS so it serves the old certificate again
 #   known at run time: steps.rebind-old.outputs.changed
-Invoke-ExchCertStep -Id 'rollback-iis-reset' -When { Test-ExchCertOutput -Step 'rebind-old' -Name 'changed' } -Body {
+Invoke-ExchCertStep -Id 'rollback-iis-reset' -When { (Test-ExchCertOutput -Step 'rebind-old' -Name 'changed') } -Body {
     try {
         Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @() -ScriptBlock {
             param()
