@@ -7,6 +7,10 @@ import { iisReset } from './catalog/iis-reset.js';
 import { importCertificate } from './catalog/import-certificate.js';
 import { newSelfSignedCertificate } from './catalog/new-self-signed-certificate.js';
 import { powershell } from './catalog/powershell.js';
+import { preflightRenewal } from './catalog/preflight-renewal.js';
+import { setInternalTransportCertificate } from './catalog/set-internal-transport-certificate.js';
+import { startServices } from './catalog/start-services.js';
+import { updateConnectorCertificate } from './catalog/update-connector-certificate.js';
 import { removeCertificate } from './catalog/remove-certificate.js';
 import { restartServices } from './catalog/restart-services.js';
 import { setPopImapCertificateName } from './catalog/set-pop-imap-certificate-name.js';
@@ -14,6 +18,7 @@ import { testServiceHealth } from './catalog/test-service-health.js';
 
 /** The action catalog, in the order `exch-cert actions` lists it. */
 export const ACTIONS: readonly ActionDefinition[] = [
+  preflightRenewal,
   newSelfSignedCertificate,
   importCertificate,
   enableCertificate,
@@ -23,8 +28,11 @@ export const ACTIONS: readonly ActionDefinition[] = [
   removeCertificate,
   findCertificate,
   restartServices,
+  startServices,
   iisReset,
   bindIisCertificate,
+  setInternalTransportCertificate,
+  updateConnectorCertificate,
   powershell,
 ] as ActionDefinition[];
 

@@ -63,6 +63,7 @@ export type RunEvent =
   | { readonly type: 'step-retrying'; readonly stepId: string; readonly attempt: number; readonly delayMs: number; readonly error: StepError }
   | { readonly type: 'confirmation'; readonly stepId: string; readonly answer: ConfirmationAnswer }
   | { readonly type: 'interrupt'; readonly stage: 'stop-after-step' | 'abort-step'; readonly cause: InterruptCause; readonly stepId?: string }
+  | { readonly type: 'warning'; readonly message: string; readonly stepId?: string }
   | { readonly type: 'rollback-started'; readonly failedStepId: string; readonly steps: readonly string[] }
   | {
       readonly type: 'run-finished';
@@ -73,6 +74,8 @@ export type RunEvent =
       readonly counts: Readonly<Record<StepStatus, number>>;
       /** The run failed and what it changed on the server is still changed (exit 4). */
       readonly serverLeftChanged: boolean;
+      /** Done, but steps after the committing one failed and were left undone (a warning says which). */
+      readonly leftUndone?: boolean;
     };
 
 /** Something that consumes events (journal, reporter). */

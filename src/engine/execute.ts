@@ -54,6 +54,8 @@ export interface RunResult {
   readonly exitCode: ExitCodeValue;
   readonly message: string;
   readonly steps: readonly StepResult[];
+  /** The outputs of every step that ran (or was resumed), for summaries. */
+  readonly outputs: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
 }
 
 const EXIT_CODES: Record<RunOutcome, ExitCodeValue> = {
@@ -85,6 +87,8 @@ class Run {
   private session: PowerShellSession | undefined;
   private readonly outputs = new Map<string, Readonly<Record<string, unknown>>>();
   private readonly results: StepResult[] = [];
+  /** The step whose success committed the change (later failures no longer roll back). */
+  private committedBy: string | undefined;
   private readonly started: number;
 
   constructor(private readonly options: ExecuteOptions) {
@@ -140,6 +144,12 @@ class Run {
         this.record(step, 'skipped', 0, 0, { reason: step.skipped });
         continue;
       }
+      // A run-time `when` is decided here too, before a confirmation is asked for a step that will not run.
+      const unmet = this.unmetCondition(step);
+      if (unmet !== undefined) {
+        this.record(step, 'skipped', 0, 0, { reason: unmet });
+        continue;
+      }
       if (step.confirm) {
         const answer = await this.options.confirm(step);
         this.emit({ type: 'confirmation', stepId: step.id, answer });
@@ -150,6 +160,13 @@ class Run {
       if (this.options.interrupt.abortSignal.aborted) {
         return this.finish('interrupted', `step ${step.id} was aborted by ${this.cause()} and may be half done${this.changedSummary()}${this.resumeHint()}`);
       }
+      if ((status === 'failed' || status === 'timed_out') && !step.continueOnError && this.committedBy !== undefined) {
+        // The change was done and checked: undoing it now would be worse than leaving this step undone.
+        const left = plan.steps.slice(plan.steps.indexOf(step)).map((rest) => rest.id);
+        this.emit({ type: 'warning', message: `step ${step.id} ${status === 'timed_out' ? 'timed out' : 'failed'} after step ${this.committedBy} committed the change; not rolled back`, stepId: step.id });
+        return this.finish('ok', `done up to step ${this.committedBy}; step ${step.id} ${status === 'timed_out' ? 'timed out' : 'failed'} afterwards and was not rolled back: left undone: ${left.join(', ')}`, false, true);
+      }
+      if (status !== 'failed' && status !== 'timed_out' && step.commit) this.committedBy = step.id;
       if ((status === 'failed' || status === 'timed_out') && !step.continueOnError) {
         const changed = this.serverChanged();
         const rollback = await this.rollback(step);
@@ -368,12 +385,19 @@ class Run {
   }
 
   /** Ends the run. `message` is exch-cert's own sentence; what it quotes from PowerShell was masked at the source. */
-  private finish(outcome: RunOutcome, message: string, serverLeftChanged = false): RunResult {
+  private finish(outcome: RunOutcome, message: string, serverLeftChanged = false, leftUndone = false): RunResult {
     const exitCode = serverLeftChanged ? ExitCode.leftChanged : EXIT_CODES[outcome];
     const counts: Record<StepStatus, number> = { ok: 0, changed: 0, skipped: 0, failed: 0, timed_out: 0 };
     for (const result of this.results) counts[result.status]++;
-    this.emit({ type: 'run-finished', outcome, exitCode, durationMs: this.options.clock.now() - this.started, message, counts, serverLeftChanged });
-    return { outcome, exitCode, message, steps: this.results };
+    this.emit({ type: 'run-finished', outcome, exitCode, durationMs: this.options.clock.now() - this.started, message, counts, serverLeftChanged, ...(leftUndone ? { leftUndone } : {}) });
+    return { outcome, exitCode, message, steps: this.results, outputs: this.outputs };
+  }
+
+  /** Why a step's run-time `when` is false now, or undefined when it runs (no condition, or one is true). */
+  private unmetCondition(step: PlannedStep): string | undefined {
+    if (step.when.length === 0) return undefined;
+    if (step.when.some((ref) => isTrue(this.outputs.get(ref.step)?.[ref.name]))) return undefined;
+    return `when: ${step.when.map((ref) => `steps.${ref.step}.outputs.${ref.name}`).join(' or ')} is false`;
   }
 
   private emit(event: RunEvent): void {
@@ -413,6 +437,12 @@ function maskEvent(event: RunEvent, masker: Masker): RunEvent {
     default:
       return event;
   }
+}
+
+/** A value as PowerShell's [bool] reads it, as Test-ExchCertOutput does: false, 0, '', null and an empty list are false. */
+function isTrue(value: unknown): boolean {
+  if (Array.isArray(value)) return value.length > 0;
+  return value !== undefined && value !== null && value !== false && value !== 0 && value !== '';
 }
 
 /**

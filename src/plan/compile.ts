@@ -40,6 +40,10 @@ export interface PlannedStep {
   readonly retries: number;
   readonly retryDelayMs: number;
   readonly continueOnError: boolean;
+  /** Once this step succeeds, a later failure no longer runs onFailure. */
+  readonly commit: boolean;
+  /** Run-time conditions (outputs of earlier steps), any one true to run; empty: always. */
+  readonly when: readonly { readonly step: string; readonly name: string }[];
 }
 
 export interface PlannedParam {
@@ -156,6 +160,8 @@ function compileStep(step: Step, total: number, params: ReadonlyMap<string, Para
     retries: step.retries,
     retryDelayMs: step.retryDelayMs,
     continueOnError: step.continueOnError,
+    commit: step.commit,
+    when: [] as ReadonlyArray<{ readonly step: string; readonly name: string }>,
   };
   // A field that failed to bind leaves the action unable to compile; the problem is already listed.
   if (state.problems.length > problemsBefore) return { ...base, title: step.title ?? step.action.name, script: '', reads: [...reads] };
@@ -177,7 +183,7 @@ function compileStep(step: Step, total: number, params: ReadonlyMap<string, Para
   invocation.push('-Body {');
   const body = step.action.compile(input);
   const script = lines(header, invocation.join(' '), step.action.verbatimBody ? body : indent(body), '}');
-  return { ...base, title, script, reads: [...reads], exchangeCmdlets };
+  return { ...base, title, script, reads: [...reads], exchangeCmdlets, when: when.map((ref) => ({ step: ref.step, name: ref.name })) };
 }
 
 function stepHeader(step: Step, position: number, total: number, title: string, reads: readonly string[]): string {
@@ -186,6 +192,7 @@ function stepHeader(step: Step, position: number, total: number, title: string, 
   if (step.timeoutMs !== undefined) policy.push(`timeout ${formatDuration(step.timeoutMs)}`);
   if (step.retries > 0) policy.push(`${step.retries} ${step.retries === 1 ? 'retry' : 'retries'}${step.retryDelayMs > 0 ? `, ${formatDuration(step.retryDelayMs)} apart` : ''}`);
   if (step.continueOnError) policy.push('continues on error');
+  if (step.commit) policy.push('commits: once it succeeds, later failures do not roll back');
   if (step.action.destructive || step.confirm) policy.push(`asks for confirmation${step.action.destructive ? ' (destructive)' : ''}`);
   return lines(
     `# ${label} ${step.id}: ${commentText(title)}`,

@@ -34,6 +34,8 @@ export interface Step {
   readonly retries: number;
   readonly retryDelayMs: number;
   readonly continueOnError: boolean;
+  /** Once this step succeeds, later failures no longer roll back. */
+  readonly commit: boolean;
   readonly confirm: boolean;
   /** Where the step is in the file, e.g. ['steps', 2]. */
   readonly path: readonly PathSegment[];

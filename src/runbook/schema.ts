@@ -113,6 +113,10 @@ export const stepCommonShape = {
     .optional().meta({ description: 'How many times to try again after a failure (0 to 10).' }),
   retryDelay: DurationSchema.optional().meta({ description: 'Wait between attempts (e.g. 10s).' }),
   continueOnError: z.boolean().optional().meta({ description: 'Carry on with the next step when this one fails.' }),
+  commit: z
+    .boolean()
+    .optional()
+    .meta({ description: 'Once this step succeeds the change is done: a later step that fails no longer runs onFailure (the run ends done, with a warning saying what was left undone).' }),
   confirm: z.boolean().optional().meta({ description: 'Ask before running this step (destructive actions always ask).' }),
 };
 

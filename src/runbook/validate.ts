@@ -211,6 +211,7 @@ class Validator {
       retries: base.retries ?? 0,
       retryDelayMs: base.retryDelay === undefined ? 0 : (parseDuration(base.retryDelay) ?? 0),
       continueOnError: base.continueOnError ?? false,
+      commit: base.commit ?? false,
       confirm: base.confirm ?? false,
       path,
     };

@@ -32,7 +32,7 @@ steps:
     with: { server: '\${{ params.server }}', thumbprint: '\${{ steps.find.outputs.thumbprint }}', path: 'C:\\b.pfx', password: '\${{ params.backupPassword }}' }
   - id: remove
     action: remove-certificate
-    with: { server: '\${{ params.server }}', thumbprint: '\${{ steps.find.outputs.thumbprint }}' }
+    with: { server: '\${{ params.server }}', thumbprint: '\${{ steps.find.outputs.thumbprint }}', backupPath: '\${{ steps.backup.outputs.path }}', backupPassword: '\${{ params.backupPassword }}' }
 onFailure:
   - id: undo
     action: iis-reset
@@ -344,5 +344,30 @@ describe('executePlan', () => {
     expect(h.sessions.steps()).toEqual(['1:find', '1:import']);
     expect(result.exitCode).toBe(ExitCode.leftChanged);
     expect(result.message).toBe('the journal cannot be written (/j/run-1.jsonl: no space left on the disk); stopped before the next step was sent. Steps that changed the server: find, import');
+  });
+
+  it('decides a run-time when before asking: a removal whose condition is false is skipped without a prompt', async () => {
+    const plan = await planFromText(
+      RUNBOOK.replace("  - id: remove\n    action: remove-certificate\n", "  - id: remove\n    action: remove-certificate\n    when: ${{ steps.find.outputs.found }}\n"),
+      { server: 'EXCH01' },
+    );
+    const asked: string[] = [];
+    const h = await harness((block) => stepDone(block, block.stepId === 'find' ? { thumbprint: OLD, found: false } : {}));
+    const result = await h.run({ plan, confirm: (step) => (asked.push(step.id), Promise.resolve('yes')) });
+    expect(result.exitCode).toBe(ExitCode.ok);
+    expect(asked).toEqual([]);
+    expect(h.sessions.steps()).not.toContain('1:remove');
+    expect(h.events.find((event) => event.type === 'step-finished' && event.stepId === 'remove')).toMatchObject({ status: 'skipped', reason: 'when: steps.find.outputs.found is false' });
+  });
+
+  it('after a step that commits, a later failure does not roll back: done, with a warning and what was left undone', async () => {
+    const plan = await planFromText(RUNBOOK.replace("    continueOnError: true\n", '    commit: true\n'), { server: 'EXCH01' });
+    const h = await harness((block) => (block.stepId === 'backup' ? thrown('export failed') : happy(block, undefined)));
+    const result = await h.run({ plan });
+    expect(result.exitCode).toBe(ExitCode.ok);
+    expect(h.sessions.steps()).not.toContain('1:undo');
+    expect(result.message).toBe('done up to step health; step backup failed afterwards and was not rolled back: left undone: backup, remove');
+    expect(h.events).toContainEqual(expect.objectContaining({ type: 'warning', stepId: 'backup' }));
+    expect(h.events.at(-1)).toMatchObject({ type: 'run-finished', outcome: 'ok', exitCode: 0, leftUndone: true });
   });
 });

@@ -100,7 +100,7 @@ describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => 
 
       const result = runCli([...renew(ws), '--yes', ...shell()], { env: env(), cwd: ws.dir });
       expect(result.status, result.stderr).toBe(0);
-      expect(result.stderr).toContain('done: all 11 steps done');
+      expect(result.stderr).toContain('done: all 15 steps done');
 
       const after = readState(ws.state);
       const fresh = after.certificates.find((c) => c.thumbprint === renewed.thumbprint);
@@ -120,16 +120,21 @@ describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => 
 
       const journal = journalOf(ws.dir);
       expect(statuses(journal)).toEqual([
-        'find-old:ok',
+        'preflight:ok',
+        'backup-old:ok',
         'import:changed',
         'enable:changed',
-        'bind-default-web-site:ok',
+        // Enabling for IIS already put the new certificate on Default Web Site *:443, the one binding the old one had.
+        'bind:ok',
+        'internal-transport:skipped',
+        'connectors:skipped',
         'pop-imap-name:ok',
         'restart-pop-imap:changed',
         'restart-transport:changed',
+        'restart-mailbox-assistants:skipped',
+        'restart-information-store:skipped',
         'iis-reset:changed',
         'health:ok',
-        'backup-old:ok',
         'remove-old:changed',
       ]);
       expect(journal.at(-1)).toMatchObject({ type: 'run-finished', outcome: 'ok', exitCode: 0 });
@@ -144,8 +149,8 @@ describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => 
       expect(result.status, result.stderr).toBe(0);
       const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
       expect(events[0]).toMatchObject({ v: 1, type: 'run-started', runbook: 'renew-certificate', server: 'EXCH01' });
-      expect(events.at(-1)).toMatchObject({ type: 'run-finished', outcome: 'ok', exitCode: 0, counts: { changed: 6, ok: 5, failed: 0 } });
-      expect(events.filter((event) => event['type'] === 'step-finished')).toHaveLength(11);
+      expect(events.at(-1)).toMatchObject({ type: 'run-finished', outcome: 'ok', exitCode: 0, counts: { changed: 6, ok: 5, skipped: 4, failed: 0 } });
+      expect(events.filter((event) => event['type'] === 'step-finished')).toHaveLength(15);
       expectNoSecrets(result.stdout, result.stderr);
     });
 
@@ -158,14 +163,14 @@ describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => 
       const result = runCli([...renew(ws), '--yes', ...shell()], { env: env(), cwd: ws.dir });
       expect(result.status, result.stderr).toBe(1);
       expect(result.stderr).toContain('The certificate store is busy');
-      expect(result.stderr).toContain('step enable failed; onFailure: 2 of 2 step(s) succeeded. Steps that changed the server: import; steps that may have partly changed it: enable');
+      expect(result.stderr).toContain('step enable failed; onFailure: 3 of 3 step(s) succeeded. Steps that changed the server: import; steps that may have partly changed it: enable');
 
       const after = readState(ws.state);
       expect(binding(after, 'Default Web Site', '*:443:')).toBe(old?.thumbprint);
       expect(after.transport.internalTransportCertificateThumbprint).toBe(selfSigned?.thumbprint);
       expect(after.certificates.some((c) => c.thumbprint === old?.thumbprint)).toBe(true);
       const journal = journalOf(ws.dir);
-      expect(statuses(journal)).toEqual(['find-old:ok', 'import:changed', 'enable:failed', 'rebind-old:changed', 'rollback-iis-reset:changed']);
+      expect(statuses(journal)).toEqual(['preflight:ok', 'backup-old:ok', 'import:changed', 'enable:failed', 'rebind-old:changed', 'rollback-iis-reset:changed', 'start-stopped:ok']);
       expect(journal.find((event) => event['stepId'] === 'enable' && event['type'] === 'step-finished')).toMatchObject({ error: { message: expect.stringContaining('The certificate store is busy') } });
 
       // A rolled-back run cannot be resumed; a new run picks up from what is there.
@@ -175,7 +180,8 @@ describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => 
       expect(resumed.stderr).toContain('its onFailure steps rolled back part of what it did');
       const again = runCli([...renew(ws), '--yes', ...shell()], { env: env(), cwd: ws.dir });
       expect(again.status, again.stderr).toBe(0);
-      expect(statuses(journalOf(ws.dir)).slice(0, 3)).toEqual(['find-old:ok', 'import:ok', 'enable:changed']);
+      // The backup from the first run is there and verified; the certificate imported then is not imported again.
+      expect(statuses(journalOf(ws.dir)).slice(0, 4)).toEqual(['preflight:ok', 'backup-old:ok', 'import:ok', 'enable:changed']);
       expectNoSecrets(result.stderr, again.stderr);
     });
 
@@ -185,11 +191,11 @@ describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => 
       const result = runCli([...renew(ws), '--yes', ...shell()], { env: env({ EXCH_CERT_PFX_PASSWORD: 'not the password' }), cwd: ws.dir });
       expect(result.status).toBe(1);
       expect(result.stderr).toContain('cannot open the PFX: the password is wrong');
-      expect(statuses(journalOf(ws.dir))).toEqual(['find-old:ok', 'import:failed', 'rebind-old:ok', 'rollback-iis-reset:skipped']);
+      // The preflight reads the PFX before anything changes.
+      expect(statuses(journalOf(ws.dir))).toEqual(['preflight:failed', 'rebind-old:skipped', 'rollback-iis-reset:skipped', 'start-stopped:skipped']);
       const after = readState(ws.state);
       expect(after.certificates).toEqual(serverOf(JSON.parse(before) as SimState).certificates);
-      // The engine cannot know a failed step changed nothing, so it says so; the state shows it did not.
-      expect(result.stderr).toContain('Steps that may have partly changed it: import');
+      expect(result.stderr).toContain('Nothing on the server was changed');
     });
 
     it('kills a hanging step at its timeout and reports timed_out', () => {
@@ -323,7 +329,7 @@ describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => 
       const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
       expect(events.map((event) => event['type'])).toEqual(expect.arrayContaining(['run-started', 'session-started', 'step-started', 'step-finished', 'run-finished']));
       expect(events.every((event) => !String(event['type']).includes('*'))).toBe(true);
-      expect(events.at(-1)).toMatchObject({ type: 'run-finished', outcome: 'ok', message: 'all 11 steps done' });
+      expect(events.at(-1)).toMatchObject({ type: 'run-finished', outcome: 'ok', message: 'all 15 steps done' });
       expect(journalOf(ws.dir)[0]).toMatchObject({ type: 'run-started', runbook: 'renew-certificate' });
     });
 

@@ -28,7 +28,8 @@ export const enableCertificate = defineAction({
       enum: EXCHANGE_SERVICES,
       planTime: true,
     }),
-    doNotRequireSsl: field.boolean('For IIS: do not turn on "Require SSL" on the Default Web Site.', { default: false, planTime: true }),
+    // Exchange turns Require SSL on unless told not to, which breaks an HTTP-to-HTTPS redirect set-up.
+    doNotRequireSsl: field.boolean('For IIS: leave "Require SSL" on the Default Web Site as it is (the default). false lets Exchange turn it on.', { default: true, planTime: true }),
     replaceInternalTransportCertificate: field.boolean(
       'Let the certificate become the internal transport certificate (what -Force does silently). Off by default, as Microsoft advises.',
       { default: false, planTime: true },
@@ -36,6 +37,7 @@ export const enableCertificate = defineAction({
   },
   outputs: {
     services: { type: 'list', description: 'The services the certificate was enabled for (POP and IMAP are left out for a wildcard certificate).' },
+    changed: { type: 'boolean', description: 'Whether a service was enabled now (false when it already had them all).' },
   },
   title: (input) => `Enable the certificate for ${input.list('services').join(', ')}`,
   compile: (input) => {
@@ -66,6 +68,7 @@ export const enableCertificate = defineAction({
         ),
       "$enabled = @(([string]$certificate.Services) -split ',\\s*' | Where-Object { $_ })",
       '$missing = @($services | Where-Object { $enabled -notcontains $_ })',
+      "Set-ExchCertOutput -Name 'changed' -Value ($missing.Count -gt 0)",
       'if ($missing.Count -eq 0) {',
       "    Write-Host ('exch-cert: already enabled for ' + ($services -join ', '))",
       '    Set-ExchCertUnchanged',

@@ -8,7 +8,9 @@ import { field } from '../fields.js';
  * current or next Auth certificate and not bound to any IIS https binding (Exchange would remove
  * those without a word, breaking OAuth or OWA: these guards are exch-cert's own). With `replacedBy`,
  * the replacement must be in the store, and when both are the same certificate nothing is removed.
- * Afterwards the store must no longer show it.
+ * And never without a backup: the file at `backupPath` must open with the backup password and hold
+ * this very certificate with its private key, checked right before the removal. Afterwards the
+ * store must no longer show it.
  */
 export const removeCertificate = defineAction({
   name: 'remove-certificate',
@@ -23,6 +25,8 @@ export const removeCertificate = defineAction({
     replacedBy: field.thumbprint('Thumbprint of the certificate that replaces it: must be in the store; if it is the same certificate, nothing is removed.', {
       required: false,
     }),
+    backupPath: field.string('The verified backup of this certificate (e.g. the path output of its backup-certificate step).', { required: true }),
+    backupPassword: field.secret('Password of the backup (a secret param).', { required: true }),
   },
   outputs: {},
   title: (input) => `Remove certificate ${input.describe('thumbprint')}`,
@@ -46,6 +50,11 @@ export const removeCertificate = defineAction({
       '    Set-ExchCertUnchanged',
       '    return',
       '}',
+      '# Never without a backup of this very certificate, with its key, that the password opens.',
+      `$backupPath = Resolve-ExchCertPath -Path ${input.expr('backupPath')}`,
+      '$backedUp = $false',
+      `try { $copy = Read-ExchCertPfx -Bytes ([System.IO.File]::ReadAllBytes($backupPath)) -Password ${input.expr('backupPassword')}; $backedUp = ($copy.Thumbprint -eq $thumbprint -and $copy.HasPrivateKey) } catch { $backedUp = $false }`,
+      "if (-not $backedUp) { throw ('exch-cert: not removing ' + $thumbprint + ': ' + $backupPath + ' is not a backup of it with its private key that the backup password opens') }",
       '$inUse = @()',
       `if ([string](${psExchange('Get-TransportService', [['Identity', input.serverName('server')]])}).InternalTransportCertificateThumbprint -eq $thumbprint) { $inUse += 'the internal transport certificate (enable another certificate for SMTP first)' }`,
       `$auth = ${psExchange('Get-AuthConfig')}`,

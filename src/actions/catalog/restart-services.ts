@@ -3,10 +3,11 @@ import { defineAction } from '../action.js';
 import { field } from '../fields.js';
 
 /**
- * Restarts Windows services on the Exchange server and waits until each is
- * Running again. Services that are stopped are left stopped by default: POP3
- * and IMAP4 are stopped on a default install, and a renewal must not start
- * services nobody uses.
+ * Restarts Windows services on the Exchange server and waits until each is Running again; a
+ * restart that leaves one stopped fails the step. Services that are stopped are left stopped by
+ * default (POP3 and IMAP4 are stopped on a fresh install, and a renewal must not start services
+ * nobody uses), except those in `mustRun`: services that ran when the run began, which a failed
+ * attempt may have stopped. So a retry, a --resume or a rollback starts them again.
  */
 export const restartServices = defineAction({
   name: 'restart-services',
@@ -23,6 +24,7 @@ export const restartServices = defineAction({
       patternMessage: 'expected a Windows service name such as MSExchangeTransport',
     }),
     includeStopped: field.boolean('Also start services that are stopped now (off: they stay stopped).', { default: false }),
+    mustRun: field.list('Services that ran when the run began (e.g. the preflight\'s runningServices output): started even when stopped now.', { minItems: 0 }),
     waitSeconds: field.number('How long to wait for each service to be Running again.', { default: 300, integer: true, min: 1, max: 3600 }),
   },
   outputs: {
@@ -36,12 +38,13 @@ export const restartServices = defineAction({
         [
           ['Names', input.expr('services')],
           ['IncludeStopped', input.expr('includeStopped')],
+          ['MustRun', input.has('mustRun') ? input.expr('mustRun') : '@()'],
           ['WaitSeconds', input.expr('waitSeconds')],
         ],
         lines(
           'foreach ($name in $Names) {',
           '    $service = Get-Service -Name $name',
-          "    if ($service.Status -ne 'Running' -and -not $IncludeStopped) {",
+          "    if ([string]$service.Status -ne 'Running' -and -not $IncludeStopped -and @($MustRun) -notcontains $name) {",
           "        Write-Host ('exch-cert: ' + $name + ' is ' + $service.Status + '; left as it is')",
           '        continue',
           '    }',

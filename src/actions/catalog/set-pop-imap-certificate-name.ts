@@ -28,7 +28,9 @@ export const setPopImapCertificateName = defineAction({
     }),
     protocols: field.list('Which protocols to set.', { enum: ['POP', 'IMAP'], default: ['POP', 'IMAP'], planTime: true }),
   },
-  outputs: {},
+  outputs: {
+    changed: { type: 'boolean', description: 'Whether a name was set now (false when both already had it).' },
+  },
   title: (input) => `Set the ${input.list('protocols').join(' and ')} certificate name to ${input.describe('name')}`,
   compile: (input) => {
     const server = input.expr('server');
@@ -47,6 +49,7 @@ export const setPopImapCertificateName = defineAction({
         );
       }),
       'if (-not $changed) { Set-ExchCertUnchanged }',
+      "Set-ExchCertOutput -Name 'changed' -Value $changed",
     );
   },
 });

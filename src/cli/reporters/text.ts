@@ -59,6 +59,10 @@ export class TextReporter implements EventSink {
           ),
         );
         return;
+      case 'warning':
+        this.stopSpinner();
+        this.line(color.yellow(`warning: ${escapeControls(event.message)}`));
+        return;
       case 'rollback-started':
         this.line(color.yellow(`running onFailure steps after ${event.failedStepId}: ${event.steps.join(', ')}`));
         return;

@@ -16,7 +16,15 @@
 # Known only at run time (the script reads them with Get-ExchCertOutput):
 #   steps.import.outputs.thumbprint
 #   steps.create.outputs.thumbprint
+#   steps.preflight.outputs.runningServices
+#   steps.preflight.outputs.bindings
+#   steps.preflight.outputs.renew
+#   steps.enable.outputs.changed
+#   steps.preflight.outputs.internalTransport
+#   steps.preflight.outputs.createInternalTransport
+#   steps.preflight.outputs.connectors
 #   steps.find-loopback.outputs.thumbprint
+#   steps.backup.outputs.path
 #   steps.find-loopback.outputs.found
 
 # ---- prologue: settings, helpers, secrets, connection ----
@@ -24,7 +32,7 @@ if ($PSVersionTable.PSVersion.Major -lt 5) { throw ('exch-cert: this needs Windo
 $global:ErrorActionPreference = 'Stop'
 $ErrorActionPreference = 'Stop'
 $global:ProgressPreference = 'SilentlyContinue'
-$global:ExchCert = @{ Server = 'EXCH01'; HostMode = 'session'; ExchangeCommands = @('Enable-ExchangeCertificate','Export-ExchangeCertificate','Get-AuthConfig','Get-ExchangeCertificate','Get-ImapSettings','Get-PopSettings','Get-TransportService','Import-ExchangeCertificate','New-ExchangeCertificate','Remove-ExchangeCertificate','Set-ImapSettings','Set-PopSettings','Test-ServiceHealth'); Session = $null; ExchangeModule = $null; HostSessions = @{}; Credential = $null; Reconnect = $false; Outputs = @{}; Secrets = @{}; Current = $null }
+$global:ExchCert = @{ Server = 'EXCH01'; HostMode = 'session'; ExchangeCommands = @('Enable-ExchangeCertificate','Export-ExchangeCertificate','Get-AuthConfig','Get-ExchangeCertificate','Get-ImapSettings','Get-PopSettings','Get-ReceiveConnector','Get-SendConnector','Get-TransportService','Import-ExchangeCertificate','New-ExchangeCertificate','Remove-ExchangeCertificate','Set-ImapSettings','Set-PopSettings','Set-ReceiveConnector','Set-SendConnector','Test-ServiceHealth'); Session = $null; ExchangeModule = $null; HostSessions = @{}; Credential = $null; Reconnect = $false; Outputs = @{}; Secrets = @{}; Current = $null }
 
 function global:Invoke-ExchCertStep {
     param(
@@ -235,7 +243,165 @@ Connect-ExchCertExchange
 
 # ---- steps ----
 try {
-# [1/15] create: Create a self-signed certificate for EXCH01, exch01.contoso.local
+# [1/19] preflight: Find every use of the old certificate and decide how the new one takes it over (changes nothing)
+Invoke-ExchCertStep -Id 'preflight' -ReadOnly -Exchange -Body {
+    $server = 'exch01.contoso.com'
+    $requested = @('IIS','SMTP')
+    $allowDropped = $true
+    $newTakesTransport = $true
+    $decisions = New-Object -TypeName System.Collections.Generic.List[string]
+    function Add-Decision([string]$Text) { $decisions.Add($Text); Write-Host ('exch-cert: ' + $Text) }
+    function Add-Warning([string]$Text) { $decisions.Add('warning: ' + $Text); Write-Warning ('exch-cert: ' + $Text) }
+    # Names a certificate holds (its subject alternative names; Windows and OpenSSL word them differently).
+    function Get-DnsNames($Certificate) {
+        $names = @()
+        foreach ($extension in $Certificate.Extensions) { if ($extension.Oid.Value -eq '2.5.29.17') { $names += @([regex]::Matches($extension.Format($false), '(?:DNS Name=|DNS:)\s*([^,\s]+)') | ForEach-Object { $_.Groups[1].Value }) } }
+        return $names
+    }
+    # Whether a name is covered by one of the names, a wildcard covering one label (RFC 6125).
+    function Test-Covered([string]$Name, [string[]]$Names) {
+        foreach ($candidate in $Names) {
+            if ($candidate -eq $Name) { return $true }
+            if ($candidate.StartsWith('*.') -and $Name.Contains('.') -and $Name.Substring($Name.IndexOf('.')) -eq $candidate.Substring(1)) { return $true }
+        }
+        return $false
+    }
+
+    # The new certificate, from the PFX on this machine.
+    $pfx = Read-ExchCertPfx -Bytes ([System.IO.File]::ReadAllBytes((Resolve-ExchCertPath -Path 'C:\certs\new.pfx'))) -Password $ExchCert.Secrets['pfxPassword']
+    $newThumbprint = $pfx.Thumbprint.ToUpperInvariant()
+    $newNames = @(Get-DnsNames $pfx)
+    if ($pfx.NotAfter.ToUniversalTime() -le [datetime]::UtcNow -or $pfx.NotBefore.ToUniversalTime() -gt [datetime]::UtcNow) { throw ('exch-cert: the new certificate ' + $newThumbprint + ' is not valid now (valid ' + $pfx.NotBefore.ToString('u') + ' to ' + $pfx.NotAfter.ToString('u') + '); nothing was changed') }
+    if (-not $pfx.HasPrivateKey) { throw ('exch-cert: the PFX holds no private key for ' + $newThumbprint + '; nothing was changed') }
+
+    # What the server has now.
+    $store = @(Get-ExchangeCertificate -Server $server -ErrorAction 'Stop')
+    $web = Invoke-ExchCertHost -Server $server -ArgumentList @() -ScriptBlock {
+        param()
+        $ErrorActionPreference = 'Stop'
+        if (-not (Get-Command -Name 'Get-WebBinding' -ErrorAction SilentlyContinue)) { Import-Module WebAdministration }
+        $bindings = @(Get-WebBinding -Protocol 'https' | ForEach-Object { $site = ''; if ([string]$_.ItemXPath -match "@name='([^']*)'") { $site = $Matches[1] }; [pscustomobject]@{ Site = $site; Information = [string]$_.bindingInformation; Hash = ([string]$_.certificateHash).ToUpperInvariant() } })
+        $flags = [string](Get-WebConfigurationProperty -PSPath 'MACHINE/WEBROOT/APPHOST' -Location 'Default Web Site' -Filter 'system.webServer/security/access' -Name 'sslFlags')
+        $running = @(Get-Service -Name @('MSExchange*', 'W3SVC', 'WAS', 'IISADMIN') -ErrorAction SilentlyContinue | Where-Object { [string]$_.Status -eq 'Running' } | ForEach-Object { [string]$_.Name })
+        [pscustomobject]@{ Bindings = $bindings; RequireSsl = (@($flags -split ',\s*') -contains 'Ssl'); Running = $running }
+    }
+    $internal = ([string](Get-TransportService -Identity 'exch01' -ErrorAction 'Stop').InternalTransportCertificateThumbprint).ToUpperInvariant()
+    $auth = Get-AuthConfig -ErrorAction 'Stop'
+    $connectors = @(@(Get-SendConnector -ErrorAction 'Stop') | ForEach-Object { [pscustomobject]@{ Kind = 'send'; Identity = [string]$_.Name; Name = [string]$_.TlsCertificateName } }) + @(@(Get-ReceiveConnector -Server $server -ErrorAction 'Stop') | ForEach-Object { [pscustomobject]@{ Kind = 'receive'; Identity = [string]$_.Identity; Name = [string]$_.TlsCertificateName } })
+
+    # The old certificate: the one Default Web Site *:443 serves.
+    $front = @($web.Bindings | Where-Object { $_.Site -eq 'Default Web Site' -and $_.Information -eq '*:443:' }) | Select-Object -First 1
+    $oldThumbprint = ''
+    if ($front) { $oldThumbprint = [string]$front.Hash }
+    $old = $null
+    if ($oldThumbprint) { $old = $store | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq $oldThumbprint } | Select-Object -First 1 }
+    $keepReason = ''
+    $transportTarget = ''
+    $createTransport = $false
+    $connectorUpdates = @()
+    $renew = $true
+    if ($oldThumbprint -eq $newThumbprint) {
+        $renew = $false
+        Add-Decision ('Default Web Site *:443 already serves the new certificate ' + $newThumbprint + ': already renewed, nothing to change')
+    }
+
+    # Which bindings move: every https binding of every site that serves the old certificate.
+    $moving = @()
+    if (-not $oldThumbprint) {
+        Add-Warning 'no certificate is bound to Default Web Site *:443: the new certificate will be bound there; there is no old certificate to back up or remove'
+        $moving = @('Default Web Site|*:443:')
+    } elseif ($renew) {
+        $serving = @($web.Bindings | Where-Object { $_.Hash -eq $oldThumbprint })
+        if ($old -and [bool]$old.IsSelfSigned) {
+            # The Exchange self-signed certificate: only the front end moves; Exchange Back End and transport keep it.
+            $serving = @($serving | Where-Object { $_.Site -eq 'Default Web Site' })
+            $keepReason = 'it is an Exchange self-signed certificate, which Exchange Back End and the internal transport keep using'
+        }
+        $moving = @($serving | ForEach-Object { $_.Site + '|' + $_.Information })
+        foreach ($binding in $moving) { Add-Decision ('binding ' + $binding.Replace('|', ' ') + ' moves from ' + $oldThumbprint + ' to ' + $newThumbprint) }
+        foreach ($stay in @($web.Bindings | Where-Object { $_.Hash -and $_.Hash -ne $oldThumbprint })) { Add-Decision ('binding ' + $stay.Site + ' ' + $stay.Information + ' stays on ' + $stay.Hash) }
+    }
+
+    if ($renew -and $oldThumbprint -and -not $old) {
+        Add-Warning ('the certificate ' + $oldThumbprint + ' that Default Web Site *:443 names is no longer in the store: the new certificate takes its bindings; there is nothing to back up or remove')
+    }
+    if ($renew -and $old) {
+        $oldNotAfter = ([datetime]$old.NotAfter).ToUniversalTime()
+        if ($oldNotAfter -le [datetime]::UtcNow) { Add-Warning ('the old certificate ' + $oldThumbprint + ' expired on ' + $oldNotAfter.ToString('u') + ': clients already see an expired certificate') }
+        if ($pfx.NotAfter.ToUniversalTime() -le $oldNotAfter) { throw ('exch-cert: the new certificate ' + $newThumbprint + ' expires ' + $pfx.NotAfter.ToUniversalTime().ToString('u') + ', not later than the old one (' + $oldNotAfter.ToString('u') + '); nothing was changed') }
+        $dropped = @(@($old.CertificateDomains) | ForEach-Object { [string]$_ } | Where-Object { $_ -and -not (Test-Covered $_ $newNames) })
+        if ($dropped.Count -gt 0) { Add-Warning ('the new certificate does not cover ' + ($dropped -join ', ') + ', which the old one does: clients that use these names will get a name mismatch') }
+
+        # Services the old certificate has and the new one will not get.
+        $oldServices = @(([string]$old.Services) -split ',\s*' | Where-Object { $_ -and $_ -ne 'None' })
+        if ($moving.Count -gt 0 -and $oldServices -notcontains 'IIS') { $oldServices += 'IIS' }
+        $lost = @($oldServices | Where-Object { $requested -notcontains $_ })
+        if ($lost.Count -gt 0) {
+            if (-not $allowDropped) { throw ('exch-cert: the old certificate also serves ' + ($lost -join ', ') + ', which the new one would not get (services ' + ($requested -join ', ') + '); that would leave them on a certificate that is about to expire. Add them to --services, or say that they stay on the old certificate (allowDroppedServices); nothing was changed') }
+            Add-Warning (($lost -join ', ') + ' stay on the old certificate, as asked; it is kept')
+            if (-not $keepReason) { $keepReason = 'it still serves ' + ($lost -join ', ') }
+            if ($lost -contains 'IIS') { $moving = @() }
+        }
+
+        # The Auth certificate signs OAuth tokens and EMS payloads: it must never be the one that goes.
+        if (([string]$auth.CurrentCertificateThumbprint).ToUpperInvariant() -eq $oldThumbprint -or ([string]$auth.NextCertificateThumbprint).ToUpperInvariant() -eq $oldThumbprint) {
+            throw ('exch-cert: the old certificate ' + $oldThumbprint + ' is the Auth certificate (Get-AuthConfig), which a renewal must not replace; renew the Auth certificate on its own first (MonitorExchangeAuthCertificate.ps1); nothing was changed')
+        }
+
+        # The internal transport certificate: never re-pinned to a certificate that is about to go.
+        if ($internal -eq $oldThumbprint -and -not [bool]$old.IsSelfSigned) {
+            if ($newTakesTransport) {
+                $transportTarget = $newThumbprint
+                Add-Decision ('the internal transport certificate moves to the new certificate ' + $newThumbprint + ', as asked')
+            } else {
+                $candidate = @($store | Where-Object { [bool]$_.IsSelfSigned -and [bool]$_.HasPrivateKey -and [string]$_.Status -eq 'Valid' -and ([string]$_.Thumbprint).ToUpperInvariant() -ne $oldThumbprint -and ([datetime]$_.NotAfter).ToUniversalTime() -gt [datetime]::UtcNow.AddDays(30) } | Sort-Object -Property NotAfter -Descending) | Select-Object -First 1
+                if ($candidate) {
+                    $transportTarget = ([string]$candidate.Thumbprint).ToUpperInvariant()
+                    Add-Decision ('the internal transport certificate moves from the old certificate to the Exchange self-signed certificate ' + $transportTarget + ', as Microsoft advises')
+                } else {
+                    $createTransport = $true
+                    Add-Decision 'the internal transport certificate moves from the old certificate to a new Exchange self-signed certificate (none is valid for 30 days or more)'
+                }
+            }
+        }
+
+        # Connectors name their certificate by issuer and subject, not thumbprint.
+        $oldName = '<I>' + [string]$old.Issuer + '<S>' + [string]$old.Subject
+        $newName = '<I>' + $pfx.Issuer + '<S>' + $pfx.Subject
+        foreach ($connector in @($connectors | Where-Object { $_.Name -and $_.Name -eq $oldName })) {
+            if ($newName -eq $oldName) { Add-Decision ($connector.Kind + ' connector ' + $connector.Identity + ' names the certificate by issuer and subject, which the new one shares: nothing to change') }
+            else { $connectorUpdates += ($connector.Kind + '|' + $connector.Identity); Add-Warning ($connector.Kind + ' connector ' + $connector.Identity + ' will name the new certificate (' + $newName + '); in a hybrid organisation, run the Hybrid Configuration Wizard again afterwards') }
+        }
+
+        if (-not [bool]$old.PrivateKeyExportable -and -not $keepReason) { $keepReason = 'its private key is not exportable, so it cannot be backed up' }
+    }
+    $authExpires = @($store | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq ([string]$auth.CurrentCertificateThumbprint).ToUpperInvariant() }) | Select-Object -First 1
+    if ($authExpires -and ([datetime]$authExpires.NotAfter).ToUniversalTime() -lt [datetime]::UtcNow.AddDays(60)) { Add-Warning ('the Auth certificate ' + [string]$authExpires.Thumbprint + ' expires on ' + ([datetime]$authExpires.NotAfter).ToUniversalTime().ToString('u') + ': renew it (MonitorExchangeAuthCertificate.ps1), or OWA, ECP and Exchange PowerShell stop working') }
+
+    $found = [bool]$old
+    $remove = $renew -and $found -and -not $keepReason
+    if ($renew -and $found) { if ($keepReason) { Add-Decision ('the old certificate ' + $oldThumbprint + ' stays in the store: ' + $keepReason) } else { Add-Decision ('the old certificate ' + $oldThumbprint + ' is backed up before the first change and removed at the end') } }
+    if ($renew) { Add-Decision ('Require SSL on Default Web Site stays ' + $(if ($web.RequireSsl) { 'on' } else { 'off' })) }
+
+    Set-ExchCertOutput -Name 'renew' -Value $renew
+    Set-ExchCertOutput -Name 'found' -Value $found
+    Set-ExchCertOutput -Name 'oldThumbprint' -Value $oldThumbprint
+    Set-ExchCertOutput -Name 'newThumbprint' -Value $newThumbprint
+    Set-ExchCertOutput -Name 'bindings' -Value @($moving)
+    Set-ExchCertOutput -Name 'remove' -Value $remove
+    Set-ExchCertOutput -Name 'rollbackBindings' -Value @($(if ($found) { $moving } else { @() }))
+    Set-ExchCertOutput -Name 'keepReason' -Value $keepReason
+    Set-ExchCertOutput -Name 'requireSsl' -Value ([bool]$web.RequireSsl)
+    Set-ExchCertOutput -Name 'internalTransport' -Value ([string]$transportTarget)
+    Set-ExchCertOutput -Name 'createInternalTransport' -Value ([bool]$createTransport)
+    Set-ExchCertOutput -Name 'moveInternalTransport' -Value ([bool]$transportTarget -or [bool]$createTransport)
+    Set-ExchCertOutput -Name 'connectors' -Value @($connectorUpdates)
+    Set-ExchCertOutput -Name 'updateConnectors' -Value ($connectorUpdates.Count -gt 0)
+    Set-ExchCertOutput -Name 'runningServices' -Value @($web.Running)
+    Set-ExchCertOutput -Name 'decisions' -Value @($decisions)
+}
+
+# [2/19] create: Create a self-signed certificate for EXCH01, exch01.contoso.local
 Invoke-ExchCertStep -Id 'create' -Exchange -Body {
     $certificate = New-ExchangeCertificate -Server 'exch01.contoso.com' -SubjectName 'CN=EXCH01' -DomainName @('EXCH01','exch01.contoso.local') -FriendlyName 'Back end' -PrivateKeyExportable $false -KeySize 4096 -Services 'None' -Force -ErrorAction 'Stop'
     if (-not $certificate -or -not (Find-ExchCertCertificate -Server 'exch01.contoso.com' -Thumbprint ([string]$certificate.Thumbprint))) { throw 'exch-cert: New-ExchangeCertificate reported no error, but the new certificate is not in the store' }
@@ -243,7 +409,7 @@ Invoke-ExchCertStep -Id 'create' -Exchange -Body {
     Set-ExchCertOutput -Name 'thumbprint' -Value ([string]$certificate.Thumbprint)
 }
 
-# [2/15] import: Import the certificate from C:\certs\new.pfx
+# [3/19] import: Import the certificate from C:\certs\new.pfx
 Invoke-ExchCertStep -Id 'import' -Exchange -Body {
     $bytes = [System.IO.File]::ReadAllBytes((Resolve-ExchCertPath -Path 'C:\certs\new.pfx'))
     $pfx = Read-ExchCertPfx -Bytes $bytes -Password $ExchCert.Secrets['pfxPassword']
@@ -261,7 +427,7 @@ Invoke-ExchCertStep -Id 'import' -Exchange -Body {
     Set-ExchCertOutput -Name 'thumbprint' -Value $thumbprint
 }
 
-# [3/15] find-by-thumbprint: Find certificate <import.thumbprint>
+# [4/19] find-by-thumbprint: Find certificate <import.thumbprint>
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'find-by-thumbprint' -ReadOnly -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -278,7 +444,7 @@ Invoke-ExchCertStep -Id 'find-by-thumbprint' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value ([string]$certificate.Services)
 }
 
-# [4/15] find-loopback: Find the certificate bound to Default Web Site 127.0.0.1:443
+# [5/19] find-loopback: Find the certificate bound to Default Web Site 127.0.0.1:443
 Invoke-ExchCertStep -Id 'find-loopback' -ReadOnly -Exchange -Body {
     $thumbprint = [string](Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @('Default Web Site', 443, '127.0.0.1', $true) -ScriptBlock {
         param($Site, $Port, $Ip, $AllowMissing)
@@ -308,7 +474,7 @@ Invoke-ExchCertStep -Id 'find-loopback' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value ([string]$certificate.Services)
 }
 
-# [5/15] enable-smtp-only: Enable the certificate for SMTP
+# [6/19] enable-smtp-only: Enable the certificate for SMTP
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'enable-smtp-only' -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -317,11 +483,12 @@ Invoke-ExchCertStep -Id 'enable-smtp-only' -Exchange -Body {
     $services = @('SMTP')
     $enabled = @(([string]$certificate.Services) -split ',\s*' | Where-Object { $_ })
     $missing = @($services | Where-Object { $enabled -notcontains $_ })
+    Set-ExchCertOutput -Name 'changed' -Value ($missing.Count -gt 0)
     if ($missing.Count -eq 0) {
         Write-Host ('exch-cert: already enabled for ' + ($services -join ', '))
         Set-ExchCertUnchanged
     } else {
-        Enable-ExchangeCertificate -Server 'exch01.contoso.com' -Thumbprint $thumbprint -Services $services -Force -ErrorAction 'Stop'
+        Enable-ExchangeCertificate -Server 'exch01.contoso.com' -Thumbprint $thumbprint -Services $services -DoNotRequireSsl -Force -ErrorAction 'Stop'
         $now = @(([string](Find-ExchCertCertificate -Server 'exch01.contoso.com' -Thumbprint $thumbprint).Services) -split ',\s*' | Where-Object { $_ })
         $still = @($services | Where-Object { $now -notcontains $_ })
         if ($still.Count -gt 0) { throw ('exch-cert: Enable-ExchangeCertificate reported no error, but ' + $thumbprint + ' is still not enabled for ' + ($still -join ', ')) }
@@ -329,7 +496,7 @@ Invoke-ExchCertStep -Id 'enable-smtp-only' -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value $services
 }
 
-# [6/15] enable: Enable the certificate for IIS, POP, IMAP, SMTP
+# [7/19] enable: Enable the certificate for IIS, POP, IMAP, SMTP
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'enable' -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -343,6 +510,7 @@ Invoke-ExchCertStep -Id 'enable' -Exchange -Body {
     }
     $enabled = @(([string]$certificate.Services) -split ',\s*' | Where-Object { $_ })
     $missing = @($services | Where-Object { $enabled -notcontains $_ })
+    Set-ExchCertOutput -Name 'changed' -Value ($missing.Count -gt 0)
     if ($missing.Count -eq 0) {
         Write-Host ('exch-cert: already enabled for ' + ($services -join ', '))
         Set-ExchCertUnchanged
@@ -370,44 +538,57 @@ Invoke-ExchCertStep -Id 'enable' -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value $services
 }
 
-# [7/15] bind-back-end: Bind Exchange Back End *:444 to certificate <create.thumbprint>
+# [8/19] bind-back-end: Bind Exchange Back End *:444 to certificate <create.thumbprint>
 #   known at run time: steps.create.outputs.thumbprint
 Invoke-ExchCertStep -Id 'bind-back-end' -Body {
-    $result = Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @('Exchange Back End', 444, '*', (Get-ExchCertOutput -Step 'create' -Name 'thumbprint')) -ScriptBlock {
-        param($Site, $Port, $Ip, $Thumbprint)
+    $result = Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(@(('Exchange Back End' + '|' + '*' + ':' + 444 + ':')), (Get-ExchCertOutput -Step 'create' -Name 'thumbprint')) -ScriptBlock {
+        param($Targets, $Thumbprint)
         $ErrorActionPreference = 'Stop'
         if (-not (Get-Command -Name 'Get-WebBinding' -ErrorAction SilentlyContinue)) { Import-Module WebAdministration }
-        # Only the binding without a host name (SNI bindings are separate, P7).
-        $information = $Ip + ':' + $Port + ':'
-        $binding = Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }
-        $previous = ''
-        if (-not $binding) {
-            New-WebBinding -Name $Site -Protocol 'https' -Port $Port -IPAddress $Ip
-            $binding = Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }
-        } else {
-            $previous = [string]$binding.certificateHash
-        }
-        if ($previous -ne $Thumbprint) {
-            # http.sys refuses to add over an existing SSL binding (0x800700B7): remove, add, and put
-            # the previous certificate back if the add fails, so the site is never left without one.
-            if ($previous) { $binding.RemoveSslCertificate() }
-            try {
-                $binding.AddSslCertificate($Thumbprint, 'My')
-            } catch {
-                if ($previous) { $binding.AddSslCertificate($previous, 'My') }
-                throw
+        $Thumbprint = ([string]$Thumbprint).ToUpperInvariant()
+        $first = $null
+        $changed = $false
+        foreach ($target in @($Targets)) {
+            $site, $information = ([string]$target).Split('|', 2)
+            $address, $port, $hostName = $information.Split(':', 3)
+            $find = { Get-WebBinding -Name $site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information } }
+            $binding = & $find
+            $previous = ''
+            if (-not $binding) {
+                $new = @{ Name = $site; Protocol = 'https'; Port = [int]$port; IPAddress = $address }
+                if ($hostName) { $new.HostHeader = $hostName; $new.SslFlags = 1 }
+                New-WebBinding @new
+                $binding = & $find
+            } else {
+                $previous = ([string]$binding.certificateHash).ToUpperInvariant()
             }
-            $after = [string](Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }).certificateHash
-            if ($after -ne $Thumbprint) { throw ('exch-cert: ' + $Site + ' ' + $Ip + ':' + $Port + ' still uses ' + $after + ' after binding ' + $Thumbprint) }
+            if ($null -eq $first) { $first = $previous }
+            if ($previous -eq $Thumbprint) { continue }
+            if ($previous) {
+                # In place, in http.sys: SNI bindings by host name, the others by address ('*' is 0.0.0.0).
+                if ($hostName -and ([int]$binding.sslFlags -band 1)) { $key = 'hostnameport=' + $hostName + ':' + $port }
+                elseif ($address -eq '*') { $key = 'ipport=0.0.0.0:' + $port }
+                else { $key = 'ipport=' + $address + ':' + $port }
+                $appId = '{4dc3e181-e14b-4a21-b022-59fc669b0914}'
+                foreach ($line in @(netsh http show sslcert $key)) { if ([string]$line -match 'Application ID\s*:\s*(\{[0-9A-Fa-f-]+\})') { $appId = $Matches[1] } }
+                $output = netsh http update sslcert $key ('certhash=' + $Thumbprint) ('appid=' + $appId) 'certstorename=MY'
+                if ($LASTEXITCODE -ne 0) { throw ('exch-cert: netsh could not put ' + $Thumbprint + ' on ' + $site + ' ' + $information + ' (it still has ' + $previous + '): ' + ((@($output) | Where-Object { $_ }) -join ' ')) }
+            } else {
+                $binding.AddSslCertificate($Thumbprint, 'My')
+            }
+            $after = ([string](& $find).certificateHash).ToUpperInvariant()
+            if ($after -ne $Thumbprint) { throw ('exch-cert: ' + $site + ' ' + $information + ' uses ' + $after + ' after binding ' + $Thumbprint) }
+            Write-Host ('exch-cert: ' + $site + ' ' + $information + ' now serves ' + $Thumbprint + $(if ($previous) { ' (was ' + $previous + ')' } else { '' }))
+            $changed = $true
         }
-        @{ Previous = $previous; Changed = ($previous -ne $Thumbprint) }
+        @{ Previous = [string]$first; Changed = $changed }
     }
     if (-not $result.Changed) { Set-ExchCertUnchanged }
     Set-ExchCertOutput -Name 'previousThumbprint' -Value ([string]$result.Previous)
     Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)
 }
 
-# [8/15] pop-only: Set the POP certificate name to mail.contoso.com
+# [9/19] pop-only: Set the POP certificate name to mail.contoso.com
 Invoke-ExchCertStep -Id 'pop-only' -Exchange -Body {
     $name = 'mail.contoso.com'
     $changed = $false
@@ -417,17 +598,19 @@ Invoke-ExchCertStep -Id 'pop-only' -Exchange -Body {
         $changed = $true
     }
     if (-not $changed) { Set-ExchCertUnchanged }
+    Set-ExchCertOutput -Name 'changed' -Value $changed
 }
 
-# [9/15] restart: Restart MSExchangePop3, MSExchangePOP3BE
+# [10/19] restart: Restart MSExchangePop3, MSExchangePOP3BE
+#   known at run time: steps.preflight.outputs.runningServices
 #   exch-cert: timeout 90s; 2 retries, 15s apart
 Invoke-ExchCertStep -Id 'restart' -Body {
-    $restarted = @(Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(@('MSExchangePop3','MSExchangePOP3BE'), $true, 60) -ScriptBlock {
-        param($Names, $IncludeStopped, $WaitSeconds)
+    $restarted = @(Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(@('MSExchangePop3','MSExchangePOP3BE'), $true, (Get-ExchCertOutput -Step 'preflight' -Name 'runningServices'), 60) -ScriptBlock {
+        param($Names, $IncludeStopped, $MustRun, $WaitSeconds)
         $ErrorActionPreference = 'Stop'
         foreach ($name in $Names) {
             $service = Get-Service -Name $name
-            if ($service.Status -ne 'Running' -and -not $IncludeStopped) {
+            if ([string]$service.Status -ne 'Running' -and -not $IncludeStopped -and @($MustRun) -notcontains $name) {
                 Write-Host ('exch-cert: ' + $name + ' is ' + $service.Status + '; left as it is')
                 continue
             }
@@ -441,7 +624,108 @@ Invoke-ExchCertStep -Id 'restart' -Body {
     Set-ExchCertOutput -Name 'restarted' -Value $restarted
 }
 
-# [10/15] iis: Restart IIS on exch01.contoso.com
+# [11/19] bind-moved: Bind <preflight.bindings> to certificate <import.thumbprint>
+#   known at run time: steps.preflight.outputs.bindings, steps.import.outputs.thumbprint, steps.preflight.outputs.renew, steps.enable.outputs.changed
+Invoke-ExchCertStep -Id 'bind-moved' -When { (Test-ExchCertOutput -Step 'preflight' -Name 'renew') -or (Test-ExchCertOutput -Step 'enable' -Name 'changed') } -Body {
+    $result = Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @((Get-ExchCertOutput -Step 'preflight' -Name 'bindings'), (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')) -ScriptBlock {
+        param($Targets, $Thumbprint)
+        $ErrorActionPreference = 'Stop'
+        if (-not (Get-Command -Name 'Get-WebBinding' -ErrorAction SilentlyContinue)) { Import-Module WebAdministration }
+        $Thumbprint = ([string]$Thumbprint).ToUpperInvariant()
+        $first = $null
+        $changed = $false
+        foreach ($target in @($Targets)) {
+            $site, $information = ([string]$target).Split('|', 2)
+            $address, $port, $hostName = $information.Split(':', 3)
+            $find = { Get-WebBinding -Name $site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information } }
+            $binding = & $find
+            $previous = ''
+            if (-not $binding) {
+                $new = @{ Name = $site; Protocol = 'https'; Port = [int]$port; IPAddress = $address }
+                if ($hostName) { $new.HostHeader = $hostName; $new.SslFlags = 1 }
+                New-WebBinding @new
+                $binding = & $find
+            } else {
+                $previous = ([string]$binding.certificateHash).ToUpperInvariant()
+            }
+            if ($null -eq $first) { $first = $previous }
+            if ($previous -eq $Thumbprint) { continue }
+            if ($previous) {
+                # In place, in http.sys: SNI bindings by host name, the others by address ('*' is 0.0.0.0).
+                if ($hostName -and ([int]$binding.sslFlags -band 1)) { $key = 'hostnameport=' + $hostName + ':' + $port }
+                elseif ($address -eq '*') { $key = 'ipport=0.0.0.0:' + $port }
+                else { $key = 'ipport=' + $address + ':' + $port }
+                $appId = '{4dc3e181-e14b-4a21-b022-59fc669b0914}'
+                foreach ($line in @(netsh http show sslcert $key)) { if ([string]$line -match 'Application ID\s*:\s*(\{[0-9A-Fa-f-]+\})') { $appId = $Matches[1] } }
+                $output = netsh http update sslcert $key ('certhash=' + $Thumbprint) ('appid=' + $appId) 'certstorename=MY'
+                if ($LASTEXITCODE -ne 0) { throw ('exch-cert: netsh could not put ' + $Thumbprint + ' on ' + $site + ' ' + $information + ' (it still has ' + $previous + '): ' + ((@($output) | Where-Object { $_ }) -join ' ')) }
+            } else {
+                $binding.AddSslCertificate($Thumbprint, 'My')
+            }
+            $after = ([string](& $find).certificateHash).ToUpperInvariant()
+            if ($after -ne $Thumbprint) { throw ('exch-cert: ' + $site + ' ' + $information + ' uses ' + $after + ' after binding ' + $Thumbprint) }
+            Write-Host ('exch-cert: ' + $site + ' ' + $information + ' now serves ' + $Thumbprint + $(if ($previous) { ' (was ' + $previous + ')' } else { '' }))
+            $changed = $true
+        }
+        @{ Previous = [string]$first; Changed = $changed }
+    }
+    if (-not $result.Changed) { Set-ExchCertUnchanged }
+    Set-ExchCertOutput -Name 'previousThumbprint' -Value ([string]$result.Previous)
+    Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)
+}
+
+# [12/19] transport: Make <preflight.internalTransport> the internal transport certificate
+#   known at run time: steps.preflight.outputs.internalTransport, steps.preflight.outputs.createInternalTransport
+Invoke-ExchCertStep -Id 'transport' -Exchange -Body {
+    $wanted = ([string](Get-ExchCertOutput -Step 'preflight' -Name 'internalTransport')).ToUpperInvariant()
+    $create = [bool](Get-ExchCertOutput -Step 'preflight' -Name 'createInternalTransport')
+    if (-not $create -and -not $wanted) { throw 'exch-cert: no certificate given for the internal transport' }
+    if (-not $create -and ([string](Get-TransportService -Identity 'exch01' -ErrorAction 'Stop').InternalTransportCertificateThumbprint).ToUpperInvariant() -eq $wanted) {
+        Write-Host ('exch-cert: ' + $wanted + ' already is the internal transport certificate')
+        Set-ExchCertUnchanged
+    } else {
+        if ($create) {
+            $made = New-ExchangeCertificate -Server 'exch01.contoso.com' -Services 'SMTP' -Force -ErrorAction 'Stop'
+            $wanted = ([string]$made.Thumbprint).ToUpperInvariant()
+            Write-Host ('exch-cert: created the Exchange self-signed certificate ' + $wanted + ' for SMTP')
+        } else {
+            Enable-ExchangeCertificate -Server 'exch01.contoso.com' -Thumbprint $wanted -Services @('SMTP') -Force -ErrorAction 'Stop'
+        }
+        if (([string](Get-TransportService -Identity 'exch01' -ErrorAction 'Stop').InternalTransportCertificateThumbprint).ToUpperInvariant() -ne $wanted) { throw ('exch-cert: ' + $wanted + ' did not become the internal transport certificate') }
+        Write-Host ('exch-cert: the internal transport certificate is now ' + $wanted)
+    }
+    Set-ExchCertOutput -Name 'thumbprint' -Value $wanted
+    Set-ExchCertOutput -Name 'changed' -Value ($global:ExchCert.Current.Status -eq 'changed')
+}
+
+# [13/19] connectors: Make the connectors <preflight.connectors> name certificate <import.thumbprint>
+#   known at run time: steps.preflight.outputs.connectors, steps.import.outputs.thumbprint
+Invoke-ExchCertStep -Id 'connectors' -Exchange -Body {
+    $certificate = Find-ExchCertCertificate -Server 'exch01.contoso.com' -Thumbprint (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
+    if (-not $certificate) { throw ('exch-cert: certificate ' + (Get-ExchCertOutput -Step 'import' -Name 'thumbprint') + ' is not in the store of ' + 'exch01.contoso.com') }
+    $name = '<I>' + [string]$certificate.Issuer + '<S>' + [string]$certificate.Subject
+    $changed = $false
+    foreach ($entry in @((Get-ExchCertOutput -Step 'preflight' -Name 'connectors'))) {
+        $kind, $identity = ([string]$entry).Split('|', 2)
+        if ($kind -eq 'send') {
+            if ([string](Get-SendConnector -Identity $identity -ErrorAction 'Stop').TlsCertificateName -eq $name) { continue }
+            Set-SendConnector -Identity $identity -TlsCertificateName $name -ErrorAction 'Stop'
+            $after = [string](Get-SendConnector -Identity $identity -ErrorAction 'Stop').TlsCertificateName
+        } else {
+            if ([string](Get-ReceiveConnector -Identity $identity -ErrorAction 'Stop').TlsCertificateName -eq $name) { continue }
+            Set-ReceiveConnector -Identity $identity -TlsCertificateName $name -ErrorAction 'Stop'
+            $after = [string](Get-ReceiveConnector -Identity $identity -ErrorAction 'Stop').TlsCertificateName
+        }
+        if ($after -ne $name) { throw ('exch-cert: ' + $kind + ' connector ' + $identity + ' still names ' + $after) }
+        Write-Host ('exch-cert: ' + $kind + ' connector ' + $identity + ' now names ' + $name)
+        $changed = $true
+    }
+    if (-not $changed) { Set-ExchCertUnchanged }
+    Set-ExchCertOutput -Name 'changed' -Value $changed
+    if ($changed) { Write-Warning 'exch-cert: connectors changed; in a hybrid organisation, run the Hybrid Configuration Wizard again' }
+}
+
+# [14/19] iis: Restart IIS on exch01.contoso.com
 Invoke-ExchCertStep -Id 'iis' -Body {
     try {
         Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @() -ScriptBlock {
@@ -457,7 +741,7 @@ Invoke-ExchCertStep -Id 'iis' -Body {
 }
 
 try {
-# [11/15] health: Check that the required Exchange services run on exch01.contoso.com
+# [15/19] health: Check that the required Exchange services run on exch01.contoso.com
 #   exch-cert: continues on error
 Invoke-ExchCertStep -Id 'health' -ReadOnly -Exchange -Body {
     $problems = @()
@@ -476,7 +760,7 @@ catch {
     Write-Warning ('exch-cert: step health failed, continuing (continueOnError): ' + $_.Exception.Message)
 }
 
-# [12/15] backup: Back up certificate <find-loopback.thumbprint> to D:\backup\old.pfx
+# [16/19] backup: Back up certificate <find-loopback.thumbprint> to D:\backup\old.pfx
 #   known at run time: steps.find-loopback.outputs.thumbprint
 Invoke-ExchCertStep -Id 'backup' -ReadOnly -Exchange -Body {
     $thumbprint = ([string](Get-ExchCertOutput -Step 'find-loopback' -Name 'thumbprint')).ToUpperInvariant()
@@ -506,8 +790,8 @@ Invoke-ExchCertStep -Id 'backup' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'path' -Value $path
 }
 
-# [13/15] remove: Remove certificate <find-loopback.thumbprint>
-#   known at run time: steps.find-loopback.outputs.thumbprint
+# [17/19] remove: Remove certificate <find-loopback.thumbprint>
+#   known at run time: steps.find-loopback.outputs.thumbprint, steps.backup.outputs.path
 #   exch-cert: asks for confirmation (destructive)
 Invoke-ExchCertStep -Id 'remove' -Exchange -Body {
     $thumbprint = ([string](Get-ExchCertOutput -Step 'find-loopback' -Name 'thumbprint')).ToUpperInvariant()
@@ -517,6 +801,11 @@ Invoke-ExchCertStep -Id 'remove' -Exchange -Body {
         Set-ExchCertUnchanged
         return
     }
+    # Never without a backup of this very certificate, with its key, that the password opens.
+    $backupPath = Resolve-ExchCertPath -Path (Get-ExchCertOutput -Step 'backup' -Name 'path')
+    $backedUp = $false
+    try { $copy = Read-ExchCertPfx -Bytes ([System.IO.File]::ReadAllBytes($backupPath)) -Password $ExchCert.Secrets['backupPassword']; $backedUp = ($copy.Thumbprint -eq $thumbprint -and $copy.HasPrivateKey) } catch { $backedUp = $false }
+    if (-not $backedUp) { throw ('exch-cert: not removing ' + $thumbprint + ': ' + $backupPath + ' is not a backup of it with its private key that the backup password opens') }
     $inUse = @()
     if ([string](Get-TransportService -Identity 'exch01' -ErrorAction 'Stop').InternalTransportCertificateThumbprint -eq $thumbprint) { $inUse += 'the internal transport certificate (enable another certificate for SMTP first)' }
     $auth = Get-AuthConfig -ErrorAction 'Stop'
@@ -534,7 +823,7 @@ Invoke-ExchCertStep -Id 'remove' -Exchange -Body {
     Write-Host ('exch-cert: removed ' + $thumbprint)
 }
 
-# [14/15] script-here: Run a custom PowerShell script
+# [18/19] script-here: Run a custom PowerShell script
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'script-here' -Body {
 $ExchCertArguments = @{ 'count' = 3; 'names' = @('a','b'); 'flag' = $false; 'thumb' = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint') }
@@ -548,7 +837,7 @@ Set-ExchCertOutput -Name 'queueLength' -Value ([string]$length)
 
 }
 
-# [15/15] script-on-host: Run a custom PowerShell script
+# [19/19] script-on-host: Run a custom PowerShell script
 #   known at run time: steps.find-loopback.outputs.found
 Invoke-ExchCertStep -Id 'script-on-host' -When { (Test-ExchCertOutput -Step 'find-loopback' -Name 'found') } -Body {
 Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(,@{}) -ScriptBlock {
@@ -563,37 +852,50 @@ catch {
     Write-Host ('exch-cert: stopped: ' + $exchCertFailure.Exception.Message)
 # ---- onFailure steps: run only when a step fails ----
 try {
-# [onFailure 1/2] rebind-old: Bind Default Web Site *:443 to certificate <find-loopback.thumbprint>
+# [onFailure 1/3] rebind-old: Bind Default Web Site *:443 to certificate <find-loopback.thumbprint>
 #   known at run time: steps.find-loopback.outputs.thumbprint
 Invoke-ExchCertStep -Id 'rebind-old' -Body {
-    $result = Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @('Default Web Site', 443, '*', (Get-ExchCertOutput -Step 'find-loopback' -Name 'thumbprint')) -ScriptBlock {
-        param($Site, $Port, $Ip, $Thumbprint)
+    $result = Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(@(('Default Web Site' + '|' + '*' + ':' + 443 + ':')), (Get-ExchCertOutput -Step 'find-loopback' -Name 'thumbprint')) -ScriptBlock {
+        param($Targets, $Thumbprint)
         $ErrorActionPreference = 'Stop'
         if (-not (Get-Command -Name 'Get-WebBinding' -ErrorAction SilentlyContinue)) { Import-Module WebAdministration }
-        # Only the binding without a host name (SNI bindings are separate, P7).
-        $information = $Ip + ':' + $Port + ':'
-        $binding = Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }
-        $previous = ''
-        if (-not $binding) {
-            New-WebBinding -Name $Site -Protocol 'https' -Port $Port -IPAddress $Ip
-            $binding = Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }
-        } else {
-            $previous = [string]$binding.certificateHash
-        }
-        if ($previous -ne $Thumbprint) {
-            # http.sys refuses to add over an existing SSL binding (0x800700B7): remove, add, and put
-            # the previous certificate back if the add fails, so the site is never left without one.
-            if ($previous) { $binding.RemoveSslCertificate() }
-            try {
-                $binding.AddSslCertificate($Thumbprint, 'My')
-            } catch {
-                if ($previous) { $binding.AddSslCertificate($previous, 'My') }
-                throw
+        $Thumbprint = ([string]$Thumbprint).ToUpperInvariant()
+        $first = $null
+        $changed = $false
+        foreach ($target in @($Targets)) {
+            $site, $information = ([string]$target).Split('|', 2)
+            $address, $port, $hostName = $information.Split(':', 3)
+            $find = { Get-WebBinding -Name $site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information } }
+            $binding = & $find
+            $previous = ''
+            if (-not $binding) {
+                $new = @{ Name = $site; Protocol = 'https'; Port = [int]$port; IPAddress = $address }
+                if ($hostName) { $new.HostHeader = $hostName; $new.SslFlags = 1 }
+                New-WebBinding @new
+                $binding = & $find
+            } else {
+                $previous = ([string]$binding.certificateHash).ToUpperInvariant()
             }
-            $after = [string](Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }).certificateHash
-            if ($after -ne $Thumbprint) { throw ('exch-cert: ' + $Site + ' ' + $Ip + ':' + $Port + ' still uses ' + $after + ' after binding ' + $Thumbprint) }
+            if ($null -eq $first) { $first = $previous }
+            if ($previous -eq $Thumbprint) { continue }
+            if ($previous) {
+                # In place, in http.sys: SNI bindings by host name, the others by address ('*' is 0.0.0.0).
+                if ($hostName -and ([int]$binding.sslFlags -band 1)) { $key = 'hostnameport=' + $hostName + ':' + $port }
+                elseif ($address -eq '*') { $key = 'ipport=0.0.0.0:' + $port }
+                else { $key = 'ipport=' + $address + ':' + $port }
+                $appId = '{4dc3e181-e14b-4a21-b022-59fc669b0914}'
+                foreach ($line in @(netsh http show sslcert $key)) { if ([string]$line -match 'Application ID\s*:\s*(\{[0-9A-Fa-f-]+\})') { $appId = $Matches[1] } }
+                $output = netsh http update sslcert $key ('certhash=' + $Thumbprint) ('appid=' + $appId) 'certstorename=MY'
+                if ($LASTEXITCODE -ne 0) { throw ('exch-cert: netsh could not put ' + $Thumbprint + ' on ' + $site + ' ' + $information + ' (it still has ' + $previous + '): ' + ((@($output) | Where-Object { $_ }) -join ' ')) }
+            } else {
+                $binding.AddSslCertificate($Thumbprint, 'My')
+            }
+            $after = ([string](& $find).certificateHash).ToUpperInvariant()
+            if ($after -ne $Thumbprint) { throw ('exch-cert: ' + $site + ' ' + $information + ' uses ' + $after + ' after binding ' + $Thumbprint) }
+            Write-Host ('exch-cert: ' + $site + ' ' + $information + ' now serves ' + $Thumbprint + $(if ($previous) { ' (was ' + $previous + ')' } else { '' }))
+            $changed = $true
         }
-        @{ Previous = $previous; Changed = ($previous -ne $Thumbprint) }
+        @{ Previous = [string]$first; Changed = $changed }
     }
     if (-not $result.Changed) { Set-ExchCertUnchanged }
     Set-ExchCertOutput -Name 'previousThumbprint' -Value ([string]$result.Previous)
@@ -605,7 +907,7 @@ catch {
 }
 
 try {
-# [onFailure 2/2] rollback-iis: Restart IIS on exch01.contoso.com (iisreset /noforce)
+# [onFailure 2/3] rollback-iis: Restart IIS on exch01.contoso.com (iisreset /noforce)
 Invoke-ExchCertStep -Id 'rollback-iis' -Body {
     try {
         Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @() -ScriptBlock {
@@ -622,6 +924,30 @@ Invoke-ExchCertStep -Id 'rollback-iis' -Body {
 }
 catch {
     Write-Warning ('exch-cert: onFailure step rollback-iis failed: ' + $_.Exception.Message)
+}
+
+try {
+# [onFailure 3/3] start-stopped: Start <preflight.runningServices> where stopped
+#   known at run time: steps.preflight.outputs.runningServices
+Invoke-ExchCertStep -Id 'start-stopped' -Body {
+    $started = @(Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @((Get-ExchCertOutput -Step 'preflight' -Name 'runningServices'), 120) -ScriptBlock {
+        param($Names, $WaitSeconds)
+        $ErrorActionPreference = 'Stop'
+        foreach ($name in @($Names)) {
+            $service = Get-Service -Name $name
+            if ([string]$service.Status -eq 'Running') { continue }
+            Write-Host ('exch-cert: starting ' + $name + ', which is ' + $service.Status)
+            Start-Service -Name $name
+            (Get-Service -Name $name).WaitForStatus('Running', [TimeSpan]::FromSeconds($WaitSeconds))
+            $name
+        }
+    })
+    if ($started.Count -eq 0) { Set-ExchCertUnchanged }
+    Set-ExchCertOutput -Name 'started' -Value $started
+}
+}
+catch {
+    Write-Warning ('exch-cert: onFailure step start-stopped failed: ' + $_.Exception.Message)
 }
     throw $exchCertFailure
 }

@@ -242,34 +242,47 @@ Invoke-ExchCertStep -Id 'create' -Exchange -Body {
 # [2/4] bind-back-end: Bind the new certificate to Exchange Back End *:444
 #   known at run time: steps.create.outputs.thumbprint
 Invoke-ExchCertStep -Id 'bind-back-end' -Body {
-    $result = Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @('Exchange Back End', 444, '*', (Get-ExchCertOutput -Step 'create' -Name 'thumbprint')) -ScriptBlock {
-        param($Site, $Port, $Ip, $Thumbprint)
+    $result = Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @(@(('Exchange Back End' + '|' + '*' + ':' + 444 + ':')), (Get-ExchCertOutput -Step 'create' -Name 'thumbprint')) -ScriptBlock {
+        param($Targets, $Thumbprint)
         $ErrorActionPreference = 'Stop'
         if (-not (Get-Command -Name 'Get-WebBinding' -ErrorAction SilentlyContinue)) { Import-Module WebAdministration }
-        # Only the binding without a host name (SNI bindings are separate, P7).
-        $information = $Ip + ':' + $Port + ':'
-        $binding = Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }
-        $previous = ''
-        if (-not $binding) {
-            New-WebBinding -Name $Site -Protocol 'https' -Port $Port -IPAddress $Ip
-            $binding = Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }
-        } else {
-            $previous = [string]$binding.certificateHash
-        }
-        if ($previous -ne $Thumbprint) {
-            # http.sys refuses to add over an existing SSL binding (0x800700B7): remove, add, and put
-            # the previous certificate back if the add fails, so the site is never left without one.
-            if ($previous) { $binding.RemoveSslCertificate() }
-            try {
-                $binding.AddSslCertificate($Thumbprint, 'My')
-            } catch {
-                if ($previous) { $binding.AddSslCertificate($previous, 'My') }
-                throw
+        $Thumbprint = ([string]$Thumbprint).ToUpperInvariant()
+        $first = $null
+        $changed = $false
+        foreach ($target in @($Targets)) {
+            $site, $information = ([string]$target).Split('|', 2)
+            $address, $port, $hostName = $information.Split(':', 3)
+            $find = { Get-WebBinding -Name $site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information } }
+            $binding = & $find
+            $previous = ''
+            if (-not $binding) {
+                $new = @{ Name = $site; Protocol = 'https'; Port = [int]$port; IPAddress = $address }
+                if ($hostName) { $new.HostHeader = $hostName; $new.SslFlags = 1 }
+                New-WebBinding @new
+                $binding = & $find
+            } else {
+                $previous = ([string]$binding.certificateHash).ToUpperInvariant()
             }
-            $after = [string](Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }).certificateHash
-            if ($after -ne $Thumbprint) { throw ('exch-cert: ' + $Site + ' ' + $Ip + ':' + $Port + ' still uses ' + $after + ' after binding ' + $Thumbprint) }
+            if ($null -eq $first) { $first = $previous }
+            if ($previous -eq $Thumbprint) { continue }
+            if ($previous) {
+                # In place, in http.sys: SNI bindings by host name, the others by address ('*' is 0.0.0.0).
+                if ($hostName -and ([int]$binding.sslFlags -band 1)) { $key = 'hostnameport=' + $hostName + ':' + $port }
+                elseif ($address -eq '*') { $key = 'ipport=0.0.0.0:' + $port }
+                else { $key = 'ipport=' + $address + ':' + $port }
+                $appId = '{4dc3e181-e14b-4a21-b022-59fc669b0914}'
+                foreach ($line in @(netsh http show sslcert $key)) { if ([string]$line -match 'Application ID\s*:\s*(\{[0-9A-Fa-f-]+\})') { $appId = $Matches[1] } }
+                $output = netsh http update sslcert $key ('certhash=' + $Thumbprint) ('appid=' + $appId) 'certstorename=MY'
+                if ($LASTEXITCODE -ne 0) { throw ('exch-cert: netsh could not put ' + $Thumbprint + ' on ' + $site + ' ' + $information + ' (it still has ' + $previous + '): ' + ((@($output) | Where-Object { $_ }) -join ' ')) }
+            } else {
+                $binding.AddSslCertificate($Thumbprint, 'My')
+            }
+            $after = ([string](& $find).certificateHash).ToUpperInvariant()
+            if ($after -ne $Thumbprint) { throw ('exch-cert: ' + $site + ' ' + $information + ' uses ' + $after + ' after binding ' + $Thumbprint) }
+            Write-Host ('exch-cert: ' + $site + ' ' + $information + ' now serves ' + $Thumbprint + $(if ($previous) { ' (was ' + $previous + ')' } else { '' }))
+            $changed = $true
         }
-        @{ Previous = $previous; Changed = ($previous -ne $Thumbprint) }
+        @{ Previous = [string]$first; Changed = $changed }
     }
     if (-not $result.Changed) { Set-ExchCertUnchanged }
     Set-ExchCertOutput -Name 'previousThumbprint' -Value ([string]$result.Previous)

@@ -1,5 +1,5 @@
 # exch-cert 0.0.0-test plan for runbook renew-certificate (test.yaml)
-# Renew the TLS certificate of an Exchange Mailbox (Client Access) server: import the new PFX, enable it, point POP/IMAP at the FQDN, restart what must pick it up, check service health, then back up and remove the old certificate. The new certificate is live before the old one goes.
+# Renew the TLS certificate of an Exchange Mailbox (Client Access) server. A read-only preflight finds every use of the old certificate and decides, before anything changes, how the new one takes each over, or refuses. The old certificate is backed up and verified first; then the new one is imported, enabled, put on every binding the old one served (in place, never without a certificate), the restarts it needs run, and service health is checked. Only then is the old certificate removed, and only from its verified backup's say-so: either the renewal refuses before the first change, or the new certificate serves everywhere the old one did.
 #
 # This is the script exch-cert runs. `exch-cert run` sends the prologue, each
 # step block (from its '# [n/N]' line through its closing brace) and the
@@ -10,18 +10,37 @@
 #
 # Connection: remote Exchange PowerShell on EXCH01 (Kerberos, current user)
 # Parameters:
-#   server          = 'EXCH01'
-#   pfxPath         = 'C:\certs\mail-2026.pfx'
-#   pfxPassword     = secret, read at run time from $env:EXCH_CERT_PFX_PASSWORD
-#   fqdn            = 'mail.contoso.com'
-#   friendlyName    = (not set)
-#   services        = @('IIS','SMTP','POP','IMAP') (default)
-#   backupDirectory = 'C:\ExchCertBackup' (default)
-#   backupPassword  = secret, read at run time from $env:EXCH_CERT_BACKUP_PASSWORD
+#   server                               = 'EXCH01'
+#   pfxPath                              = 'C:\certs\mail-2026.pfx'
+#   pfxPassword                          = secret, read at run time from $env:EXCH_CERT_PFX_PASSWORD
+#   fqdn                                 = 'mail.contoso.com'
+#   friendlyName                         = (not set)
+#   services                             = @('IIS','SMTP','POP','IMAP') (default)
+#   backupDirectory                      = 'C:\ExchCertBackup' (default)
+#   backupPassword                       = secret, read at run time from $env:EXCH_CERT_BACKUP_PASSWORD
+#   allowDroppedServices                 = $false (default)
+#   newCertificateTakesInternalTransport = $false (default)
+#   restartMailboxAssistants             = $false (default)
+#   restartInformationStore              = $false (default)
 # Known only at run time (the script reads them with Get-ExchCertOutput):
+#   steps.preflight.outputs.oldThumbprint
+#   steps.preflight.outputs.remove
+#   steps.preflight.outputs.renew
 #   steps.import.outputs.thumbprint
-#   steps.find-old.outputs.thumbprint
-#   steps.find-old.outputs.found
+#   steps.preflight.outputs.bindings
+#   steps.preflight.outputs.internalTransport
+#   steps.preflight.outputs.createInternalTransport
+#   steps.preflight.outputs.moveInternalTransport
+#   steps.preflight.outputs.connectors
+#   steps.preflight.outputs.updateConnectors
+#   steps.preflight.outputs.runningServices
+#   steps.enable.outputs.changed
+#   steps.pop-imap-name.outputs.changed
+#   steps.internal-transport.outputs.changed
+#   steps.connectors.outputs.changed
+#   steps.bind.outputs.changed
+#   steps.backup-old.outputs.path
+#   steps.preflight.outputs.rollbackBindings
 #   steps.rebind-old.outputs.changed
 
 # ---- prologue: settings, helpers, secrets, connection ----
@@ -29,7 +48,7 @@ if ($PSVersionTable.PSVersion.Major -lt 5) { throw ('exch-cert: this needs Windo
 $global:ErrorActionPreference = 'Stop'
 $ErrorActionPreference = 'Stop'
 $global:ProgressPreference = 'SilentlyContinue'
-$global:ExchCert = @{ Server = 'EXCH01'; HostMode = 'session'; ExchangeCommands = @('Enable-ExchangeCertificate','Export-ExchangeCertificate','Get-AuthConfig','Get-ExchangeCertificate','Get-ImapSettings','Get-PopSettings','Get-TransportService','Import-ExchangeCertificate','Remove-ExchangeCertificate','Set-ImapSettings','Set-PopSettings','Test-ServiceHealth'); Session = $null; ExchangeModule = $null; HostSessions = @{}; Credential = $null; Reconnect = $false; Outputs = @{}; Secrets = @{}; Current = $null }
+$global:ExchCert = @{ Server = 'EXCH01'; HostMode = 'session'; ExchangeCommands = @('Enable-ExchangeCertificate','Export-ExchangeCertificate','Get-AuthConfig','Get-ExchangeCertificate','Get-ImapSettings','Get-PopSettings','Get-ReceiveConnector','Get-SendConnector','Get-TransportService','Import-ExchangeCertificate','New-ExchangeCertificate','Remove-ExchangeCertificate','Set-ImapSettings','Set-PopSettings','Set-ReceiveConnector','Set-SendConnector','Test-ServiceHealth'); Session = $null; ExchangeModule = $null; HostSessions = @{}; Credential = $null; Reconnect = $false; Outputs = @{}; Secrets = @{}; Current = $null }
 
 function global:Invoke-ExchCertStep {
     param(
@@ -240,229 +259,172 @@ Connect-ExchCertExchange
 
 # ---- steps ----
 try {
-# [1/11] find-old: Find the certificate Default Web Site serves on 443 now
-Invoke-ExchCertStep -Id 'find-old' -ReadOnly -Exchange -Body {
-    $thumbprint = [string](Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @('Default Web Site', 443, '*', $false) -ScriptBlock {
-        param($Site, $Port, $Ip, $AllowMissing)
+# [1/15] preflight: Find every use of the old certificate and decide how the new one takes it over (changes nothing)
+#   exch-cert: timeout 5m
+Invoke-ExchCertStep -Id 'preflight' -ReadOnly -Exchange -Body {
+    $server = 'EXCH01'
+    $requested = @('IIS','SMTP','POP','IMAP')
+    $allowDropped = $false
+    $newTakesTransport = $false
+    $decisions = New-Object -TypeName System.Collections.Generic.List[string]
+    function Add-Decision([string]$Text) { $decisions.Add($Text); Write-Host ('exch-cert: ' + $Text) }
+    function Add-Warning([string]$Text) { $decisions.Add('warning: ' + $Text); Write-Warning ('exch-cert: ' + $Text) }
+    # Names a certificate holds (its subject alternative names; Windows and OpenSSL word them differently).
+    function Get-DnsNames($Certificate) {
+        $names = @()
+        foreach ($extension in $Certificate.Extensions) { if ($extension.Oid.Value -eq '2.5.29.17') { $names += @([regex]::Matches($extension.Format($false), '(?:DNS Name=|DNS:)\s*([^,\s]+)') | ForEach-Object { $_.Groups[1].Value }) } }
+        return $names
+    }
+    # Whether a name is covered by one of the names, a wildcard covering one label (RFC 6125).
+    function Test-Covered([string]$Name, [string[]]$Names) {
+        foreach ($candidate in $Names) {
+            if ($candidate -eq $Name) { return $true }
+            if ($candidate.StartsWith('*.') -and $Name.Contains('.') -and $Name.Substring($Name.IndexOf('.')) -eq $candidate.Substring(1)) { return $true }
+        }
+        return $false
+    }
+
+    # The new certificate, from the PFX on this machine.
+    $pfx = Read-ExchCertPfx -Bytes ([System.IO.File]::ReadAllBytes((Resolve-ExchCertPath -Path 'C:\certs\mail-2026.pfx'))) -Password $ExchCert.Secrets['pfxPassword']
+    $newThumbprint = $pfx.Thumbprint.ToUpperInvariant()
+    $newNames = @(Get-DnsNames $pfx)
+    if ($pfx.NotAfter.ToUniversalTime() -le [datetime]::UtcNow -or $pfx.NotBefore.ToUniversalTime() -gt [datetime]::UtcNow) { throw ('exch-cert: the new certificate ' + $newThumbprint + ' is not valid now (valid ' + $pfx.NotBefore.ToString('u') + ' to ' + $pfx.NotAfter.ToString('u') + '); nothing was changed') }
+    if (-not $pfx.HasPrivateKey) { throw ('exch-cert: the PFX holds no private key for ' + $newThumbprint + '; nothing was changed') }
+
+    # What the server has now.
+    $store = @(Get-ExchangeCertificate -Server $server -ErrorAction 'Stop')
+    $web = Invoke-ExchCertHost -Server $server -ArgumentList @() -ScriptBlock {
+        param()
         $ErrorActionPreference = 'Stop'
         if (-not (Get-Command -Name 'Get-WebBinding' -ErrorAction SilentlyContinue)) { Import-Module WebAdministration }
-        $information = $Ip + ':' + $Port + ':'
-        $binding = Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }
-        if (-not $binding -or -not $binding.certificateHash) {
-            if ($AllowMissing) { return '' }
-            throw ('exch-cert: no certificate is bound to ' + $Site + ' ' + $information)
-        }
-        [string]$binding.certificateHash
-    })
-    $certificate = $null
-    if ($thumbprint) { $certificate = Find-ExchCertCertificate -Server 'EXCH01' -Thumbprint $thumbprint }
-    if (-not $certificate) {
-        throw ('exch-cert: certificate ' + $thumbprint + ' is not in the store of ' + 'EXCH01')
+        $bindings = @(Get-WebBinding -Protocol 'https' | ForEach-Object { $site = ''; if ([string]$_.ItemXPath -match "@name='([^']*)'") { $site = $Matches[1] }; [pscustomobject]@{ Site = $site; Information = [string]$_.bindingInformation; Hash = ([string]$_.certificateHash).ToUpperInvariant() } })
+        $flags = [string](Get-WebConfigurationProperty -PSPath 'MACHINE/WEBROOT/APPHOST' -Location 'Default Web Site' -Filter 'system.webServer/security/access' -Name 'sslFlags')
+        $running = @(Get-Service -Name @('MSExchange*', 'W3SVC', 'WAS', 'IISADMIN') -ErrorAction SilentlyContinue | Where-Object { [string]$_.Status -eq 'Running' } | ForEach-Object { [string]$_.Name })
+        [pscustomobject]@{ Bindings = $bindings; RequireSsl = (@($flags -split ',\s*') -contains 'Ssl'); Running = $running }
     }
-    Write-Host ('exch-cert: found ' + $certificate.Thumbprint + ' ' + $certificate.Subject + ', services ' + [string]$certificate.Services + ', valid until ' + ([datetime]$certificate.NotAfter).ToUniversalTime().ToString('u'))
-    Set-ExchCertOutput -Name 'found' -Value $true
-    Set-ExchCertOutput -Name 'thumbprint' -Value ([string]$certificate.Thumbprint)
-    Set-ExchCertOutput -Name 'subject' -Value ([string]$certificate.Subject)
-    Set-ExchCertOutput -Name 'notAfter' -Value ([datetime]$certificate.NotAfter).ToUniversalTime().ToString('o')
-    Set-ExchCertOutput -Name 'services' -Value ([string]$certificate.Services)
+    $internal = ([string](Get-TransportService -Identity 'EXCH01' -ErrorAction 'Stop').InternalTransportCertificateThumbprint).ToUpperInvariant()
+    $auth = Get-AuthConfig -ErrorAction 'Stop'
+    $connectors = @(@(Get-SendConnector -ErrorAction 'Stop') | ForEach-Object { [pscustomobject]@{ Kind = 'send'; Identity = [string]$_.Name; Name = [string]$_.TlsCertificateName } }) + @(@(Get-ReceiveConnector -Server $server -ErrorAction 'Stop') | ForEach-Object { [pscustomobject]@{ Kind = 'receive'; Identity = [string]$_.Identity; Name = [string]$_.TlsCertificateName } })
+
+    # The old certificate: the one Default Web Site *:443 serves.
+    $front = @($web.Bindings | Where-Object { $_.Site -eq 'Default Web Site' -and $_.Information -eq '*:443:' }) | Select-Object -First 1
+    $oldThumbprint = ''
+    if ($front) { $oldThumbprint = [string]$front.Hash }
+    $old = $null
+    if ($oldThumbprint) { $old = $store | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq $oldThumbprint } | Select-Object -First 1 }
+    $keepReason = ''
+    $transportTarget = ''
+    $createTransport = $false
+    $connectorUpdates = @()
+    $renew = $true
+    if ($oldThumbprint -eq $newThumbprint) {
+        $renew = $false
+        Add-Decision ('Default Web Site *:443 already serves the new certificate ' + $newThumbprint + ': already renewed, nothing to change')
+    }
+
+    # Which bindings move: every https binding of every site that serves the old certificate.
+    $moving = @()
+    if (-not $oldThumbprint) {
+        Add-Warning 'no certificate is bound to Default Web Site *:443: the new certificate will be bound there; there is no old certificate to back up or remove'
+        $moving = @('Default Web Site|*:443:')
+    } elseif ($renew) {
+        $serving = @($web.Bindings | Where-Object { $_.Hash -eq $oldThumbprint })
+        if ($old -and [bool]$old.IsSelfSigned) {
+            # The Exchange self-signed certificate: only the front end moves; Exchange Back End and transport keep it.
+            $serving = @($serving | Where-Object { $_.Site -eq 'Default Web Site' })
+            $keepReason = 'it is an Exchange self-signed certificate, which Exchange Back End and the internal transport keep using'
+        }
+        $moving = @($serving | ForEach-Object { $_.Site + '|' + $_.Information })
+        foreach ($binding in $moving) { Add-Decision ('binding ' + $binding.Replace('|', ' ') + ' moves from ' + $oldThumbprint + ' to ' + $newThumbprint) }
+        foreach ($stay in @($web.Bindings | Where-Object { $_.Hash -and $_.Hash -ne $oldThumbprint })) { Add-Decision ('binding ' + $stay.Site + ' ' + $stay.Information + ' stays on ' + $stay.Hash) }
+    }
+
+    if ($renew -and $oldThumbprint -and -not $old) {
+        Add-Warning ('the certificate ' + $oldThumbprint + ' that Default Web Site *:443 names is no longer in the store: the new certificate takes its bindings; there is nothing to back up or remove')
+    }
+    if ($renew -and $old) {
+        $oldNotAfter = ([datetime]$old.NotAfter).ToUniversalTime()
+        if ($oldNotAfter -le [datetime]::UtcNow) { Add-Warning ('the old certificate ' + $oldThumbprint + ' expired on ' + $oldNotAfter.ToString('u') + ': clients already see an expired certificate') }
+        if ($pfx.NotAfter.ToUniversalTime() -le $oldNotAfter) { throw ('exch-cert: the new certificate ' + $newThumbprint + ' expires ' + $pfx.NotAfter.ToUniversalTime().ToString('u') + ', not later than the old one (' + $oldNotAfter.ToString('u') + '); nothing was changed') }
+        $dropped = @(@($old.CertificateDomains) | ForEach-Object { [string]$_ } | Where-Object { $_ -and -not (Test-Covered $_ $newNames) })
+        if ($dropped.Count -gt 0) { Add-Warning ('the new certificate does not cover ' + ($dropped -join ', ') + ', which the old one does: clients that use these names will get a name mismatch') }
+
+        # Services the old certificate has and the new one will not get.
+        $oldServices = @(([string]$old.Services) -split ',\s*' | Where-Object { $_ -and $_ -ne 'None' })
+        if ($moving.Count -gt 0 -and $oldServices -notcontains 'IIS') { $oldServices += 'IIS' }
+        $lost = @($oldServices | Where-Object { $requested -notcontains $_ })
+        if ($lost.Count -gt 0) {
+            if (-not $allowDropped) { throw ('exch-cert: the old certificate also serves ' + ($lost -join ', ') + ', which the new one would not get (services ' + ($requested -join ', ') + '); that would leave them on a certificate that is about to expire. Add them to --services, or say that they stay on the old certificate (allowDroppedServices); nothing was changed') }
+            Add-Warning (($lost -join ', ') + ' stay on the old certificate, as asked; it is kept')
+            if (-not $keepReason) { $keepReason = 'it still serves ' + ($lost -join ', ') }
+            if ($lost -contains 'IIS') { $moving = @() }
+        }
+
+        # The Auth certificate signs OAuth tokens and EMS payloads: it must never be the one that goes.
+        if (([string]$auth.CurrentCertificateThumbprint).ToUpperInvariant() -eq $oldThumbprint -or ([string]$auth.NextCertificateThumbprint).ToUpperInvariant() -eq $oldThumbprint) {
+            throw ('exch-cert: the old certificate ' + $oldThumbprint + ' is the Auth certificate (Get-AuthConfig), which a renewal must not replace; renew the Auth certificate on its own first (MonitorExchangeAuthCertificate.ps1); nothing was changed')
+        }
+
+        # The internal transport certificate: never re-pinned to a certificate that is about to go.
+        if ($internal -eq $oldThumbprint -and -not [bool]$old.IsSelfSigned) {
+            if ($newTakesTransport) {
+                $transportTarget = $newThumbprint
+                Add-Decision ('the internal transport certificate moves to the new certificate ' + $newThumbprint + ', as asked')
+            } else {
+                $candidate = @($store | Where-Object { [bool]$_.IsSelfSigned -and [bool]$_.HasPrivateKey -and [string]$_.Status -eq 'Valid' -and ([string]$_.Thumbprint).ToUpperInvariant() -ne $oldThumbprint -and ([datetime]$_.NotAfter).ToUniversalTime() -gt [datetime]::UtcNow.AddDays(30) } | Sort-Object -Property NotAfter -Descending) | Select-Object -First 1
+                if ($candidate) {
+                    $transportTarget = ([string]$candidate.Thumbprint).ToUpperInvariant()
+                    Add-Decision ('the internal transport certificate moves from the old certificate to the Exchange self-signed certificate ' + $transportTarget + ', as Microsoft advises')
+                } else {
+                    $createTransport = $true
+                    Add-Decision 'the internal transport certificate moves from the old certificate to a new Exchange self-signed certificate (none is valid for 30 days or more)'
+                }
+            }
+        }
+
+        # Connectors name their certificate by issuer and subject, not thumbprint.
+        $oldName = '<I>' + [string]$old.Issuer + '<S>' + [string]$old.Subject
+        $newName = '<I>' + $pfx.Issuer + '<S>' + $pfx.Subject
+        foreach ($connector in @($connectors | Where-Object { $_.Name -and $_.Name -eq $oldName })) {
+            if ($newName -eq $oldName) { Add-Decision ($connector.Kind + ' connector ' + $connector.Identity + ' names the certificate by issuer and subject, which the new one shares: nothing to change') }
+            else { $connectorUpdates += ($connector.Kind + '|' + $connector.Identity); Add-Warning ($connector.Kind + ' connector ' + $connector.Identity + ' will name the new certificate (' + $newName + '); in a hybrid organisation, run the Hybrid Configuration Wizard again afterwards') }
+        }
+
+        if (-not [bool]$old.PrivateKeyExportable -and -not $keepReason) { $keepReason = 'its private key is not exportable, so it cannot be backed up' }
+    }
+    $authExpires = @($store | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq ([string]$auth.CurrentCertificateThumbprint).ToUpperInvariant() }) | Select-Object -First 1
+    if ($authExpires -and ([datetime]$authExpires.NotAfter).ToUniversalTime() -lt [datetime]::UtcNow.AddDays(60)) { Add-Warning ('the Auth certificate ' + [string]$authExpires.Thumbprint + ' expires on ' + ([datetime]$authExpires.NotAfter).ToUniversalTime().ToString('u') + ': renew it (MonitorExchangeAuthCertificate.ps1), or OWA, ECP and Exchange PowerShell stop working') }
+
+    $found = [bool]$old
+    $remove = $renew -and $found -and -not $keepReason
+    if ($renew -and $found) { if ($keepReason) { Add-Decision ('the old certificate ' + $oldThumbprint + ' stays in the store: ' + $keepReason) } else { Add-Decision ('the old certificate ' + $oldThumbprint + ' is backed up before the first change and removed at the end') } }
+    if ($renew) { Add-Decision ('Require SSL on Default Web Site stays ' + $(if ($web.RequireSsl) { 'on' } else { 'off' })) }
+
+    Set-ExchCertOutput -Name 'renew' -Value $renew
+    Set-ExchCertOutput -Name 'found' -Value $found
+    Set-ExchCertOutput -Name 'oldThumbprint' -Value $oldThumbprint
+    Set-ExchCertOutput -Name 'newThumbprint' -Value $newThumbprint
+    Set-ExchCertOutput -Name 'bindings' -Value @($moving)
+    Set-ExchCertOutput -Name 'remove' -Value $remove
+    Set-ExchCertOutput -Name 'rollbackBindings' -Value @($(if ($found) { $moving } else { @() }))
+    Set-ExchCertOutput -Name 'keepReason' -Value $keepReason
+    Set-ExchCertOutput -Name 'requireSsl' -Value ([bool]$web.RequireSsl)
+    Set-ExchCertOutput -Name 'internalTransport' -Value ([string]$transportTarget)
+    Set-ExchCertOutput -Name 'createInternalTransport' -Value ([bool]$createTransport)
+    Set-ExchCertOutput -Name 'moveInternalTransport' -Value ([bool]$transportTarget -or [bool]$createTransport)
+    Set-ExchCertOutput -Name 'connectors' -Value @($connectorUpdates)
+    Set-ExchCertOutput -Name 'updateConnectors' -Value ($connectorUpdates.Count -gt 0)
+    Set-ExchCertOutput -Name 'runningServices' -Value @($web.Running)
+    Set-ExchCertOutput -Name 'decisions' -Value @($decisions)
 }
 
-# [2/11] import: Import the renewed certificate
+# [2/15] backup-old: Back up the old certificate with its private key, before the first change
+#   known at run time: steps.preflight.outputs.oldThumbprint, steps.preflight.outputs.remove
 #   exch-cert: timeout 5m
-Invoke-ExchCertStep -Id 'import' -Exchange -Body {
-    $bytes = [System.IO.File]::ReadAllBytes((Resolve-ExchCertPath -Path 'C:\certs\mail-2026.pfx'))
-    $pfx = Read-ExchCertPfx -Bytes $bytes -Password $ExchCert.Secrets['pfxPassword']
-    $thumbprint = $pfx.Thumbprint.ToUpperInvariant()
-    Write-Host ('exch-cert: PFX holds ' + $pfx.Subject + ', thumbprint ' + $thumbprint + ', valid until ' + $pfx.NotAfter.ToString('u'))
-    if (Find-ExchCertCertificate -Server 'EXCH01' -Thumbprint $thumbprint) {
-        Write-Host 'exch-cert: the certificate is already in the store; not importing it again'
-        Set-ExchCertUnchanged
-    } else {
-        $null = Import-ExchangeCertificate -Server 'EXCH01' -FileData $bytes -Password $ExchCert.Secrets['pfxPassword'] -PrivateKeyExportable $true -ErrorAction 'Stop'
-        if (-not (Find-ExchCertCertificate -Server 'EXCH01' -Thumbprint $thumbprint)) {
-            throw ('exch-cert: Import-ExchangeCertificate reported no error, but certificate ' + $thumbprint + ' is not in the store of ' + 'EXCH01')
-        }
-    }
-    Set-ExchCertOutput -Name 'thumbprint' -Value $thumbprint
-}
-
-# [3/11] enable: Enable the certificate for IIS, SMTP, POP, IMAP
-#   known at run time: steps.import.outputs.thumbprint
-#   exch-cert: timeout 5m
-Invoke-ExchCertStep -Id 'enable' -Exchange -Body {
-    $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
-    $certificate = Find-ExchCertCertificate -Server 'EXCH01' -Thumbprint $thumbprint
-    if (-not $certificate) { throw ('exch-cert: certificate ' + $thumbprint + ' is not in the store of ' + 'EXCH01') }
-    $services = @('IIS','SMTP','POP','IMAP')
-    # Exchange does not enable POP and IMAP on a wildcard certificate; set-pop-imap-certificate-name covers them.
-    if ([string]$certificate.Subject -match '(^|,\s*)CN=\*\.') {
-        Write-Warning 'exch-cert: wildcard certificate: POP and IMAP are not enabled here; set their X509CertificateName instead'
-        $services = @($services | Where-Object { $_ -ne 'POP' -and $_ -ne 'IMAP' })
-    }
-    $enabled = @(([string]$certificate.Services) -split ',\s*' | Where-Object { $_ })
-    $missing = @($services | Where-Object { $enabled -notcontains $_ })
-    if ($missing.Count -eq 0) {
-        Write-Host ('exch-cert: already enabled for ' + ($services -join ', '))
-        Set-ExchCertUnchanged
-    } else {
-        $internalBefore = [string](Get-TransportService -Identity 'EXCH01' -ErrorAction 'Stop').InternalTransportCertificateThumbprint
-        $enableError = $null
-        try {
-            Enable-ExchangeCertificate -Server 'EXCH01' -Thumbprint $thumbprint -Services $services -Force -ErrorAction 'Stop'
-        } catch {
-            $enableError = $_
-        }
-        # -Force makes this certificate the internal transport certificate. The property is read-only;
-        # enabling the previous certificate for SMTP with -Force is how it goes back. Also when Enable
-        # failed half-way.
-        if ($internalBefore -and [string](Get-TransportService -Identity 'EXCH01' -ErrorAction 'Stop').InternalTransportCertificateThumbprint -ne $internalBefore) {
-            Enable-ExchangeCertificate -Server 'EXCH01' -Thumbprint $internalBefore -Services @('SMTP') -Force -ErrorAction 'Stop'
-            if ([string](Get-TransportService -Identity 'EXCH01' -ErrorAction 'Stop').InternalTransportCertificateThumbprint -ne $internalBefore) { throw ('exch-cert: could not keep ' + $internalBefore + ' as the internal transport certificate') }
-            Write-Host ('exch-cert: internal transport certificate kept at ' + $internalBefore)
-        }
-        if ($enableError) { throw $enableError }
-        $now = @(([string](Find-ExchCertCertificate -Server 'EXCH01' -Thumbprint $thumbprint).Services) -split ',\s*' | Where-Object { $_ })
-        $still = @($services | Where-Object { $now -notcontains $_ })
-        if ($still.Count -gt 0) { throw ('exch-cert: Enable-ExchangeCertificate reported no error, but ' + $thumbprint + ' is still not enabled for ' + ($still -join ', ')) }
-    }
-    Set-ExchCertOutput -Name 'services' -Value $services
-}
-
-# [4/11] bind-default-web-site: Make sure Default Web Site *:443 serves the new certificate
-#   known at run time: steps.import.outputs.thumbprint
-Invoke-ExchCertStep -Id 'bind-default-web-site' -Body {
-    $result = Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @('Default Web Site', 443, '*', (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')) -ScriptBlock {
-        param($Site, $Port, $Ip, $Thumbprint)
-        $ErrorActionPreference = 'Stop'
-        if (-not (Get-Command -Name 'Get-WebBinding' -ErrorAction SilentlyContinue)) { Import-Module WebAdministration }
-        # Only the binding without a host name (SNI bindings are separate, P7).
-        $information = $Ip + ':' + $Port + ':'
-        $binding = Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }
-        $previous = ''
-        if (-not $binding) {
-            New-WebBinding -Name $Site -Protocol 'https' -Port $Port -IPAddress $Ip
-            $binding = Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }
-        } else {
-            $previous = [string]$binding.certificateHash
-        }
-        if ($previous -ne $Thumbprint) {
-            # http.sys refuses to add over an existing SSL binding (0x800700B7): remove, add, and put
-            # the previous certificate back if the add fails, so the site is never left without one.
-            if ($previous) { $binding.RemoveSslCertificate() }
-            try {
-                $binding.AddSslCertificate($Thumbprint, 'My')
-            } catch {
-                if ($previous) { $binding.AddSslCertificate($previous, 'My') }
-                throw
-            }
-            $after = [string](Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }).certificateHash
-            if ($after -ne $Thumbprint) { throw ('exch-cert: ' + $Site + ' ' + $Ip + ':' + $Port + ' still uses ' + $after + ' after binding ' + $Thumbprint) }
-        }
-        @{ Previous = $previous; Changed = ($previous -ne $Thumbprint) }
-    }
-    if (-not $result.Changed) { Set-ExchCertUnchanged }
-    Set-ExchCertOutput -Name 'previousThumbprint' -Value ([string]$result.Previous)
-    Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)
-}
-
-# [5/11] pop-imap-name: Point POP and IMAP at the certificate for the FQDN
-Invoke-ExchCertStep -Id 'pop-imap-name' -Exchange -Body {
-    $name = 'mail.contoso.com'
-    $changed = $false
-    if ([string](Get-PopSettings -Server 'EXCH01' -ErrorAction 'Stop').X509CertificateName -ne $name) {
-        Set-PopSettings -Server 'EXCH01' -X509CertificateName $name -ErrorAction 'Stop'
-        if ([string](Get-PopSettings -Server 'EXCH01' -ErrorAction 'Stop').X509CertificateName -ne $name) { throw ('exch-cert: Set-PopSettings reported no error, but POP still has another X509CertificateName') }
-        $changed = $true
-    }
-    if ([string](Get-ImapSettings -Server 'EXCH01' -ErrorAction 'Stop').X509CertificateName -ne $name) {
-        Set-ImapSettings -Server 'EXCH01' -X509CertificateName $name -ErrorAction 'Stop'
-        if ([string](Get-ImapSettings -Server 'EXCH01' -ErrorAction 'Stop').X509CertificateName -ne $name) { throw ('exch-cert: Set-ImapSettings reported no error, but IMAP still has another X509CertificateName') }
-        $changed = $true
-    }
-    if (-not $changed) { Set-ExchCertUnchanged }
-}
-
-# [6/11] restart-pop-imap: Restart POP and IMAP so they load the certificate
-#   exch-cert: timeout 10m; 1 retry, 30s apart
-Invoke-ExchCertStep -Id 'restart-pop-imap' -Body {
-    $restarted = @(Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @(@('MSExchangePop3','MSExchangePOP3BE','MSExchangeImap4','MSExchangeIMAP4BE'), $false, 300) -ScriptBlock {
-        param($Names, $IncludeStopped, $WaitSeconds)
-        $ErrorActionPreference = 'Stop'
-        foreach ($name in $Names) {
-            $service = Get-Service -Name $name
-            if ($service.Status -ne 'Running' -and -not $IncludeStopped) {
-                Write-Host ('exch-cert: ' + $name + ' is ' + $service.Status + '; left as it is')
-                continue
-            }
-            Write-Host ('exch-cert: restarting ' + $name)
-            Restart-Service -Name $name -Force
-            (Get-Service -Name $name).WaitForStatus('Running', [TimeSpan]::FromSeconds($WaitSeconds))
-            $name
-        }
-    })
-    if ($restarted.Count -eq 0) { Set-ExchCertUnchanged }
-    Set-ExchCertOutput -Name 'restarted' -Value $restarted
-}
-
-# [7/11] restart-transport: Restart transport so SMTP loads the certificate
-#   exch-cert: timeout 10m; 1 retry, 30s apart
-Invoke-ExchCertStep -Id 'restart-transport' -Body {
-    $restarted = @(Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @(@('MSExchangeTransport','MSExchangeFrontEndTransport'), $false, 300) -ScriptBlock {
-        param($Names, $IncludeStopped, $WaitSeconds)
-        $ErrorActionPreference = 'Stop'
-        foreach ($name in $Names) {
-            $service = Get-Service -Name $name
-            if ($service.Status -ne 'Running' -and -not $IncludeStopped) {
-                Write-Host ('exch-cert: ' + $name + ' is ' + $service.Status + '; left as it is')
-                continue
-            }
-            Write-Host ('exch-cert: restarting ' + $name)
-            Restart-Service -Name $name -Force
-            (Get-Service -Name $name).WaitForStatus('Running', [TimeSpan]::FromSeconds($WaitSeconds))
-            $name
-        }
-    })
-    if ($restarted.Count -eq 0) { Set-ExchCertUnchanged }
-    Set-ExchCertOutput -Name 'restarted' -Value $restarted
-}
-
-# [8/11] iis-reset: Restart IIS on EXCH01 (iisreset /noforce)
-#   exch-cert: timeout 10m
-Invoke-ExchCertStep -Id 'iis-reset' -Body {
-    try {
-        Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @() -ScriptBlock {
-            param()
-            $ErrorActionPreference = 'Stop'
-            $output = iisreset /noforce
-            if ($LASTEXITCODE -ne 0) { throw ('exch-cert: iisreset failed with exit code ' + $LASTEXITCODE + ': ' + (@($output) -join ' ')) }
-            Write-Host ('exch-cert: ' + (@($output) -join ' '))
-        }
-    } finally {
-        $global:ExchCert.Reconnect = $true
-    }
-}
-
-# [9/11] health: Check that the required Exchange services run on EXCH01
-#   exch-cert: timeout 5m; 2 retries, 30s apart
-Invoke-ExchCertStep -Id 'health' -ReadOnly -Exchange -Body {
-    $problems = @()
-    $roles = @(Test-ServiceHealth -Server 'EXCH01' -ErrorAction 'Stop')
-    foreach ($role in $roles) {
-        Write-Host ('exch-cert: ' + $role.Role + ': required services running: ' + $role.RequiredServicesRunning)
-        if (-not $role.RequiredServicesRunning -or [string]$role.RequiredServicesRunning -eq 'False') {
-            $problems += ($role.Role + ': ' + (@($role.ServicesNotRunning) -join ', '))
-        }
-    }
-    if ($roles.Count -eq 0 -and $problems.Count -eq 0) { $problems += ('Test-ServiceHealth returned no server role for ' + 'EXCH01') }
-    if ($problems.Count -gt 0) { throw ('exch-cert: required services are not running: ' + ($problems -join '; ')) }
-}
-
-# [10/11] backup-old: Back up the old certificate with its private key
-#   known at run time: steps.find-old.outputs.thumbprint
-Invoke-ExchCertStep -Id 'backup-old' -ReadOnly -Exchange -Body {
-    $thumbprint = ([string](Get-ExchCertOutput -Step 'find-old' -Name 'thumbprint')).ToUpperInvariant()
+Invoke-ExchCertStep -Id 'backup-old' -ReadOnly -Exchange -When { (Test-ExchCertOutput -Step 'preflight' -Name 'remove') } -Body {
+    $thumbprint = ([string](Get-ExchCertOutput -Step 'preflight' -Name 'oldThumbprint')).ToUpperInvariant()
     if (-not (Find-ExchCertCertificate -Server 'EXCH01' -Thumbprint $thumbprint)) { throw ('exch-cert: certificate ' + $thumbprint + ' is not in the store of ' + 'EXCH01' + '; there is nothing to back up') }
-    $path = Resolve-ExchCertPath -Path (-join @('C:\ExchCertBackup\', [string](Get-ExchCertOutput -Step 'find-old' -Name 'thumbprint'), '.pfx'))
+    $path = Resolve-ExchCertPath -Path (-join @('C:\ExchCertBackup\', [string](Get-ExchCertOutput -Step 'preflight' -Name 'oldThumbprint'), '.pfx'))
     if ([System.IO.File]::Exists($path)) {
         $verified = $false
         try { $copy = Read-ExchCertPfx -Bytes ([System.IO.File]::ReadAllBytes($path)) -Password $ExchCert.Secrets['backupPassword']; $verified = ($copy.Thumbprint -eq $thumbprint -and $copy.HasPrivateKey) } catch { $verified = $false }
@@ -487,11 +449,282 @@ Invoke-ExchCertStep -Id 'backup-old' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'path' -Value $path
 }
 
-# [11/11] remove-old: Remove the old certificate
-#   known at run time: steps.find-old.outputs.thumbprint, steps.import.outputs.thumbprint
-#   exch-cert: asks for confirmation (destructive)
-Invoke-ExchCertStep -Id 'remove-old' -Exchange -Body {
-    $thumbprint = ([string](Get-ExchCertOutput -Step 'find-old' -Name 'thumbprint')).ToUpperInvariant()
+# [3/15] import: Import the renewed certificate
+#   known at run time: steps.preflight.outputs.renew
+#   exch-cert: timeout 5m
+Invoke-ExchCertStep -Id 'import' -Exchange -When { (Test-ExchCertOutput -Step 'preflight' -Name 'renew') } -Body {
+    $bytes = [System.IO.File]::ReadAllBytes((Resolve-ExchCertPath -Path 'C:\certs\mail-2026.pfx'))
+    $pfx = Read-ExchCertPfx -Bytes $bytes -Password $ExchCert.Secrets['pfxPassword']
+    $thumbprint = $pfx.Thumbprint.ToUpperInvariant()
+    Write-Host ('exch-cert: PFX holds ' + $pfx.Subject + ', thumbprint ' + $thumbprint + ', valid until ' + $pfx.NotAfter.ToString('u'))
+    if (Find-ExchCertCertificate -Server 'EXCH01' -Thumbprint $thumbprint) {
+        Write-Host 'exch-cert: the certificate is already in the store; not importing it again'
+        Set-ExchCertUnchanged
+    } else {
+        $null = Import-ExchangeCertificate -Server 'EXCH01' -FileData $bytes -Password $ExchCert.Secrets['pfxPassword'] -PrivateKeyExportable $true -ErrorAction 'Stop'
+        if (-not (Find-ExchCertCertificate -Server 'EXCH01' -Thumbprint $thumbprint)) {
+            throw ('exch-cert: Import-ExchangeCertificate reported no error, but certificate ' + $thumbprint + ' is not in the store of ' + 'EXCH01')
+        }
+    }
+    Set-ExchCertOutput -Name 'thumbprint' -Value $thumbprint
+}
+
+# [4/15] enable: Enable the certificate for IIS, SMTP, POP, IMAP
+#   known at run time: steps.import.outputs.thumbprint, steps.preflight.outputs.renew
+#   exch-cert: timeout 5m
+Invoke-ExchCertStep -Id 'enable' -Exchange -When { (Test-ExchCertOutput -Step 'preflight' -Name 'renew') } -Body {
+    $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
+    $certificate = Find-ExchCertCertificate -Server 'EXCH01' -Thumbprint $thumbprint
+    if (-not $certificate) { throw ('exch-cert: certificate ' + $thumbprint + ' is not in the store of ' + 'EXCH01') }
+    $services = @('IIS','SMTP','POP','IMAP')
+    # Exchange does not enable POP and IMAP on a wildcard certificate; set-pop-imap-certificate-name covers them.
+    if ([string]$certificate.Subject -match '(^|,\s*)CN=\*\.') {
+        Write-Warning 'exch-cert: wildcard certificate: POP and IMAP are not enabled here; set their X509CertificateName instead'
+        $services = @($services | Where-Object { $_ -ne 'POP' -and $_ -ne 'IMAP' })
+    }
+    $enabled = @(([string]$certificate.Services) -split ',\s*' | Where-Object { $_ })
+    $missing = @($services | Where-Object { $enabled -notcontains $_ })
+    Set-ExchCertOutput -Name 'changed' -Value ($missing.Count -gt 0)
+    if ($missing.Count -eq 0) {
+        Write-Host ('exch-cert: already enabled for ' + ($services -join ', '))
+        Set-ExchCertUnchanged
+    } else {
+        $internalBefore = [string](Get-TransportService -Identity 'EXCH01' -ErrorAction 'Stop').InternalTransportCertificateThumbprint
+        $enableError = $null
+        try {
+            Enable-ExchangeCertificate -Server 'EXCH01' -Thumbprint $thumbprint -Services $services -DoNotRequireSsl -Force -ErrorAction 'Stop'
+        } catch {
+            $enableError = $_
+        }
+        # -Force makes this certificate the internal transport certificate. The property is read-only;
+        # enabling the previous certificate for SMTP with -Force is how it goes back. Also when Enable
+        # failed half-way.
+        if ($internalBefore -and [string](Get-TransportService -Identity 'EXCH01' -ErrorAction 'Stop').InternalTransportCertificateThumbprint -ne $internalBefore) {
+            Enable-ExchangeCertificate -Server 'EXCH01' -Thumbprint $internalBefore -Services @('SMTP') -Force -ErrorAction 'Stop'
+            if ([string](Get-TransportService -Identity 'EXCH01' -ErrorAction 'Stop').InternalTransportCertificateThumbprint -ne $internalBefore) { throw ('exch-cert: could not keep ' + $internalBefore + ' as the internal transport certificate') }
+            Write-Host ('exch-cert: internal transport certificate kept at ' + $internalBefore)
+        }
+        if ($enableError) { throw $enableError }
+        $now = @(([string](Find-ExchCertCertificate -Server 'EXCH01' -Thumbprint $thumbprint).Services) -split ',\s*' | Where-Object { $_ })
+        $still = @($services | Where-Object { $now -notcontains $_ })
+        if ($still.Count -gt 0) { throw ('exch-cert: Enable-ExchangeCertificate reported no error, but ' + $thumbprint + ' is still not enabled for ' + ($still -join ', ')) }
+    }
+    Set-ExchCertOutput -Name 'services' -Value $services
+}
+
+# [5/15] bind: Put the new certificate on every binding the old one served
+#   known at run time: steps.preflight.outputs.bindings, steps.import.outputs.thumbprint, steps.preflight.outputs.renew
+#   exch-cert: timeout 5m
+Invoke-ExchCertStep -Id 'bind' -When { (Test-ExchCertOutput -Step 'preflight' -Name 'renew') } -Body {
+    $result = Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @((Get-ExchCertOutput -Step 'preflight' -Name 'bindings'), (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')) -ScriptBlock {
+        param($Targets, $Thumbprint)
+        $ErrorActionPreference = 'Stop'
+        if (-not (Get-Command -Name 'Get-WebBinding' -ErrorAction SilentlyContinue)) { Import-Module WebAdministration }
+        $Thumbprint = ([string]$Thumbprint).ToUpperInvariant()
+        $first = $null
+        $changed = $false
+        foreach ($target in @($Targets)) {
+            $site, $information = ([string]$target).Split('|', 2)
+            $address, $port, $hostName = $information.Split(':', 3)
+            $find = { Get-WebBinding -Name $site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information } }
+            $binding = & $find
+            $previous = ''
+            if (-not $binding) {
+                $new = @{ Name = $site; Protocol = 'https'; Port = [int]$port; IPAddress = $address }
+                if ($hostName) { $new.HostHeader = $hostName; $new.SslFlags = 1 }
+                New-WebBinding @new
+                $binding = & $find
+            } else {
+                $previous = ([string]$binding.certificateHash).ToUpperInvariant()
+            }
+            if ($null -eq $first) { $first = $previous }
+            if ($previous -eq $Thumbprint) { continue }
+            if ($previous) {
+                # In place, in http.sys: SNI bindings by host name, the others by address ('*' is 0.0.0.0).
+                if ($hostName -and ([int]$binding.sslFlags -band 1)) { $key = 'hostnameport=' + $hostName + ':' + $port }
+                elseif ($address -eq '*') { $key = 'ipport=0.0.0.0:' + $port }
+                else { $key = 'ipport=' + $address + ':' + $port }
+                $appId = '{4dc3e181-e14b-4a21-b022-59fc669b0914}'
+                foreach ($line in @(netsh http show sslcert $key)) { if ([string]$line -match 'Application ID\s*:\s*(\{[0-9A-Fa-f-]+\})') { $appId = $Matches[1] } }
+                $output = netsh http update sslcert $key ('certhash=' + $Thumbprint) ('appid=' + $appId) 'certstorename=MY'
+                if ($LASTEXITCODE -ne 0) { throw ('exch-cert: netsh could not put ' + $Thumbprint + ' on ' + $site + ' ' + $information + ' (it still has ' + $previous + '): ' + ((@($output) | Where-Object { $_ }) -join ' ')) }
+            } else {
+                $binding.AddSslCertificate($Thumbprint, 'My')
+            }
+            $after = ([string](& $find).certificateHash).ToUpperInvariant()
+            if ($after -ne $Thumbprint) { throw ('exch-cert: ' + $site + ' ' + $information + ' uses ' + $after + ' after binding ' + $Thumbprint) }
+            Write-Host ('exch-cert: ' + $site + ' ' + $information + ' now serves ' + $Thumbprint + $(if ($previous) { ' (was ' + $previous + ')' } else { '' }))
+            $changed = $true
+        }
+        @{ Previous = [string]$first; Changed = $changed }
+    }
+    if (-not $result.Changed) { Set-ExchCertUnchanged }
+    Set-ExchCertOutput -Name 'previousThumbprint' -Value ([string]$result.Previous)
+    Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)
+}
+
+# [6/15] internal-transport: Move the internal transport certificate off the old certificate
+#   known at run time: steps.preflight.outputs.internalTransport, steps.preflight.outputs.createInternalTransport, steps.preflight.outputs.moveInternalTransport
+#   exch-cert: timeout 5m
+Invoke-ExchCertStep -Id 'internal-transport' -Exchange -When { (Test-ExchCertOutput -Step 'preflight' -Name 'moveInternalTransport') } -Body {
+    $wanted = ([string](Get-ExchCertOutput -Step 'preflight' -Name 'internalTransport')).ToUpperInvariant()
+    $create = [bool](Get-ExchCertOutput -Step 'preflight' -Name 'createInternalTransport')
+    if (-not $create -and -not $wanted) { throw 'exch-cert: no certificate given for the internal transport' }
+    if (-not $create -and ([string](Get-TransportService -Identity 'EXCH01' -ErrorAction 'Stop').InternalTransportCertificateThumbprint).ToUpperInvariant() -eq $wanted) {
+        Write-Host ('exch-cert: ' + $wanted + ' already is the internal transport certificate')
+        Set-ExchCertUnchanged
+    } else {
+        if ($create) {
+            $made = New-ExchangeCertificate -Server 'EXCH01' -Services 'SMTP' -Force -ErrorAction 'Stop'
+            $wanted = ([string]$made.Thumbprint).ToUpperInvariant()
+            Write-Host ('exch-cert: created the Exchange self-signed certificate ' + $wanted + ' for SMTP')
+        } else {
+            Enable-ExchangeCertificate -Server 'EXCH01' -Thumbprint $wanted -Services @('SMTP') -Force -ErrorAction 'Stop'
+        }
+        if (([string](Get-TransportService -Identity 'EXCH01' -ErrorAction 'Stop').InternalTransportCertificateThumbprint).ToUpperInvariant() -ne $wanted) { throw ('exch-cert: ' + $wanted + ' did not become the internal transport certificate') }
+        Write-Host ('exch-cert: the internal transport certificate is now ' + $wanted)
+    }
+    Set-ExchCertOutput -Name 'thumbprint' -Value $wanted
+    Set-ExchCertOutput -Name 'changed' -Value ($global:ExchCert.Current.Status -eq 'changed')
+}
+
+# [7/15] connectors: Make the connectors that named the old certificate name the new one
+#   known at run time: steps.preflight.outputs.connectors, steps.import.outputs.thumbprint, steps.preflight.outputs.updateConnectors
+#   exch-cert: timeout 5m
+Invoke-ExchCertStep -Id 'connectors' -Exchange -When { (Test-ExchCertOutput -Step 'preflight' -Name 'updateConnectors') } -Body {
+    $certificate = Find-ExchCertCertificate -Server 'EXCH01' -Thumbprint (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
+    if (-not $certificate) { throw ('exch-cert: certificate ' + (Get-ExchCertOutput -Step 'import' -Name 'thumbprint') + ' is not in the store of ' + 'EXCH01') }
+    $name = '<I>' + [string]$certificate.Issuer + '<S>' + [string]$certificate.Subject
+    $changed = $false
+    foreach ($entry in @((Get-ExchCertOutput -Step 'preflight' -Name 'connectors'))) {
+        $kind, $identity = ([string]$entry).Split('|', 2)
+        if ($kind -eq 'send') {
+            if ([string](Get-SendConnector -Identity $identity -ErrorAction 'Stop').TlsCertificateName -eq $name) { continue }
+            Set-SendConnector -Identity $identity -TlsCertificateName $name -ErrorAction 'Stop'
+            $after = [string](Get-SendConnector -Identity $identity -ErrorAction 'Stop').TlsCertificateName
+        } else {
+            if ([string](Get-ReceiveConnector -Identity $identity -ErrorAction 'Stop').TlsCertificateName -eq $name) { continue }
+            Set-ReceiveConnector -Identity $identity -TlsCertificateName $name -ErrorAction 'Stop'
+            $after = [string](Get-ReceiveConnector -Identity $identity -ErrorAction 'Stop').TlsCertificateName
+        }
+        if ($after -ne $name) { throw ('exch-cert: ' + $kind + ' connector ' + $identity + ' still names ' + $after) }
+        Write-Host ('exch-cert: ' + $kind + ' connector ' + $identity + ' now names ' + $name)
+        $changed = $true
+    }
+    if (-not $changed) { Set-ExchCertUnchanged }
+    Set-ExchCertOutput -Name 'changed' -Value $changed
+    if ($changed) { Write-Warning 'exch-cert: connectors changed; in a hybrid organisation, run the Hybrid Configuration Wizard again' }
+}
+
+# [8/15] pop-imap-name: Point POP and IMAP at the certificate for the FQDN
+#   known at run time: steps.preflight.outputs.renew
+#   exch-cert: timeout 5m
+Invoke-ExchCertStep -Id 'pop-imap-name' -Exchange -When { (Test-ExchCertOutput -Step 'preflight' -Name 'renew') } -Body {
+    $name = 'mail.contoso.com'
+    $changed = $false
+    if ([string](Get-PopSettings -Server 'EXCH01' -ErrorAction 'Stop').X509CertificateName -ne $name) {
+        Set-PopSettings -Server 'EXCH01' -X509CertificateName $name -ErrorAction 'Stop'
+        if ([string](Get-PopSettings -Server 'EXCH01' -ErrorAction 'Stop').X509CertificateName -ne $name) { throw ('exch-cert: Set-PopSettings reported no error, but POP still has another X509CertificateName') }
+        $changed = $true
+    }
+    if ([string](Get-ImapSettings -Server 'EXCH01' -ErrorAction 'Stop').X509CertificateName -ne $name) {
+        Set-ImapSettings -Server 'EXCH01' -X509CertificateName $name -ErrorAction 'Stop'
+        if ([string](Get-ImapSettings -Server 'EXCH01' -ErrorAction 'Stop').X509CertificateName -ne $name) { throw ('exch-cert: Set-ImapSettings reported no error, but IMAP still has another X509CertificateName') }
+        $changed = $true
+    }
+    if (-not $changed) { Set-ExchCertUnchanged }
+    Set-ExchCertOutput -Name 'changed' -Value $changed
+}
+
+# [9/15] restart-pop-imap: Restart POP and IMAP so they load the certificate
+#   known at run time: steps.preflight.outputs.runningServices, steps.enable.outputs.changed, steps.pop-imap-name.outputs.changed
+#   exch-cert: timeout 10m; 1 retry, 30s apart
+Invoke-ExchCertStep -Id 'restart-pop-imap' -When { (Test-ExchCertOutput -Step 'enable' -Name 'changed') -or (Test-ExchCertOutput -Step 'pop-imap-name' -Name 'changed') } -Body {
+    $restarted = @(Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @(@('MSExchangePop3','MSExchangePOP3BE','MSExchangeImap4','MSExchangeIMAP4BE'), $false, (Get-ExchCertOutput -Step 'preflight' -Name 'runningServices'), 300) -ScriptBlock {
+        param($Names, $IncludeStopped, $MustRun, $WaitSeconds)
+        $ErrorActionPreference = 'Stop'
+        foreach ($name in $Names) {
+            $service = Get-Service -Name $name
+            if ([string]$service.Status -ne 'Running' -and -not $IncludeStopped -and @($MustRun) -notcontains $name) {
+                Write-Host ('exch-cert: ' + $name + ' is ' + $service.Status + '; left as it is')
+                continue
+            }
+            Write-Host ('exch-cert: restarting ' + $name)
+            Restart-Service -Name $name -Force
+            (Get-Service -Name $name).WaitForStatus('Running', [TimeSpan]::FromSeconds($WaitSeconds))
+            $name
+        }
+    })
+    if ($restarted.Count -eq 0) { Set-ExchCertUnchanged }
+    Set-ExchCertOutput -Name 'restarted' -Value $restarted
+}
+
+# [10/15] restart-transport: Restart transport so SMTP loads the certificate
+#   known at run time: steps.preflight.outputs.runningServices, steps.enable.outputs.changed, steps.internal-transport.outputs.changed, steps.connectors.outputs.changed
+#   exch-cert: timeout 10m; 1 retry, 30s apart
+Invoke-ExchCertStep -Id 'restart-transport' -When { (Test-ExchCertOutput -Step 'enable' -Name 'changed') -or (Test-ExchCertOutput -Step 'internal-transport' -Name 'changed') -or (Test-ExchCertOutput -Step 'connectors' -Name 'changed') } -Body {
+    $restarted = @(Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @(@('MSExchangeTransport','MSExchangeFrontEndTransport'), $false, (Get-ExchCertOutput -Step 'preflight' -Name 'runningServices'), 300) -ScriptBlock {
+        param($Names, $IncludeStopped, $MustRun, $WaitSeconds)
+        $ErrorActionPreference = 'Stop'
+        foreach ($name in $Names) {
+            $service = Get-Service -Name $name
+            if ([string]$service.Status -ne 'Running' -and -not $IncludeStopped -and @($MustRun) -notcontains $name) {
+                Write-Host ('exch-cert: ' + $name + ' is ' + $service.Status + '; left as it is')
+                continue
+            }
+            Write-Host ('exch-cert: restarting ' + $name)
+            Restart-Service -Name $name -Force
+            (Get-Service -Name $name).WaitForStatus('Running', [TimeSpan]::FromSeconds($WaitSeconds))
+            $name
+        }
+    })
+    if ($restarted.Count -eq 0) { Set-ExchCertUnchanged }
+    Set-ExchCertOutput -Name 'restarted' -Value $restarted
+}
+
+# [11/15] restart-mailbox-assistants: Restart the Mailbox Assistants (as the field notes do)
+#   skipped: when: params.restartMailboxAssistants is false
+
+# [12/15] restart-information-store: Restart the Information Store (its databases are dismounted while it restarts)
+#   skipped: when: params.restartInformationStore is false
+
+# [13/15] iis-reset: Restart IIS on EXCH01 (iisreset /noforce)
+#   known at run time: steps.bind.outputs.changed, steps.enable.outputs.changed
+#   exch-cert: timeout 10m; 1 retry, 30s apart
+Invoke-ExchCertStep -Id 'iis-reset' -When { (Test-ExchCertOutput -Step 'bind' -Name 'changed') -or (Test-ExchCertOutput -Step 'enable' -Name 'changed') } -Body {
+    try {
+        Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @() -ScriptBlock {
+            param()
+            $ErrorActionPreference = 'Stop'
+            $output = iisreset /noforce
+            if ($LASTEXITCODE -ne 0) { throw ('exch-cert: iisreset failed with exit code ' + $LASTEXITCODE + ': ' + (@($output) -join ' ')) }
+            Write-Host ('exch-cert: ' + (@($output) -join ' '))
+        }
+    } finally {
+        $global:ExchCert.Reconnect = $true
+    }
+}
+
+# [14/15] health: Check that the required Exchange services run on EXCH01
+#   exch-cert: timeout 5m; 2 retries, 30s apart; commits: once it succeeds, later failures do not roll back
+Invoke-ExchCertStep -Id 'health' -ReadOnly -Exchange -Body {
+    $problems = @()
+    $roles = @(Test-ServiceHealth -Server 'EXCH01' -ErrorAction 'Stop')
+    foreach ($role in $roles) {
+        Write-Host ('exch-cert: ' + $role.Role + ': required services running: ' + $role.RequiredServicesRunning)
+        if (-not $role.RequiredServicesRunning -or [string]$role.RequiredServicesRunning -eq 'False') {
+            $problems += ($role.Role + ': ' + (@($role.ServicesNotRunning) -join ', '))
+        }
+    }
+    if ($roles.Count -eq 0 -and $problems.Count -eq 0) { $problems += ('Test-ServiceHealth returned no server role for ' + 'EXCH01') }
+    if ($problems.Count -gt 0) { throw ('exch-cert: required services are not running: ' + ($problems -join '; ')) }
+}
+
+# [15/15] remove-old: Remove the old certificate (its backup is verified again first)
+#   known at run time: steps.preflight.outputs.oldThumbprint, steps.import.outputs.thumbprint, steps.backup-old.outputs.path, steps.preflight.outputs.remove
+#   exch-cert: timeout 5m; asks for confirmation (destructive)
+Invoke-ExchCertStep -Id 'remove-old' -Exchange -When { (Test-ExchCertOutput -Step 'preflight' -Name 'remove') } -Body {
+    $thumbprint = ([string](Get-ExchCertOutput -Step 'preflight' -Name 'oldThumbprint')).ToUpperInvariant()
     if (-not $thumbprint) { throw 'exch-cert: no thumbprint to remove' }
     $replacement = ([string](Get-ExchCertOutput -Step 'import' -Name 'thumbprint')).ToUpperInvariant()
     if ($replacement -eq $thumbprint) {
@@ -505,6 +738,11 @@ Invoke-ExchCertStep -Id 'remove-old' -Exchange -Body {
         Set-ExchCertUnchanged
         return
     }
+    # Never without a backup of this very certificate, with its key, that the password opens.
+    $backupPath = Resolve-ExchCertPath -Path (Get-ExchCertOutput -Step 'backup-old' -Name 'path')
+    $backedUp = $false
+    try { $copy = Read-ExchCertPfx -Bytes ([System.IO.File]::ReadAllBytes($backupPath)) -Password $ExchCert.Secrets['backupPassword']; $backedUp = ($copy.Thumbprint -eq $thumbprint -and $copy.HasPrivateKey) } catch { $backedUp = $false }
+    if (-not $backedUp) { throw ('exch-cert: not removing ' + $thumbprint + ': ' + $backupPath + ' is not a backup of it with its private key that the backup password opens') }
     $inUse = @()
     if ([string](Get-TransportService -Identity 'EXCH01' -ErrorAction 'Stop').InternalTransportCertificateThumbprint -eq $thumbprint) { $inUse += 'the internal transport certificate (enable another certificate for SMTP first)' }
     $auth = Get-AuthConfig -ErrorAction 'Stop'
@@ -527,37 +765,51 @@ catch {
     Write-Host ('exch-cert: stopped: ' + $exchCertFailure.Exception.Message)
 # ---- onFailure steps: run only when a step fails ----
 try {
-# [onFailure 1/2] rebind-old: Put the old certificate back on Default Web Site *:443
-#   known at run time: steps.find-old.outputs.thumbprint, steps.find-old.outputs.found
-Invoke-ExchCertStep -Id 'rebind-old' -When { (Test-ExchCertOutput -Step 'find-old' -Name 'found') } -Body {
-    $result = Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @('Default Web Site', 443, '*', (Get-ExchCertOutput -Step 'find-old' -Name 'thumbprint')) -ScriptBlock {
-        param($Site, $Port, $Ip, $Thumbprint)
+# [onFailure 1/3] rebind-old: Put the old certificate back on the bindings the renewal moved
+#   known at run time: steps.preflight.outputs.rollbackBindings, steps.preflight.outputs.oldThumbprint, steps.bind.outputs.changed
+#   exch-cert: timeout 5m
+Invoke-ExchCertStep -Id 'rebind-old' -When { (Test-ExchCertOutput -Step 'bind' -Name 'changed') } -Body {
+    $result = Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @((Get-ExchCertOutput -Step 'preflight' -Name 'rollbackBindings'), (Get-ExchCertOutput -Step 'preflight' -Name 'oldThumbprint')) -ScriptBlock {
+        param($Targets, $Thumbprint)
         $ErrorActionPreference = 'Stop'
         if (-not (Get-Command -Name 'Get-WebBinding' -ErrorAction SilentlyContinue)) { Import-Module WebAdministration }
-        # Only the binding without a host name (SNI bindings are separate, P7).
-        $information = $Ip + ':' + $Port + ':'
-        $binding = Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }
-        $previous = ''
-        if (-not $binding) {
-            New-WebBinding -Name $Site -Protocol 'https' -Port $Port -IPAddress $Ip
-            $binding = Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }
-        } else {
-            $previous = [string]$binding.certificateHash
-        }
-        if ($previous -ne $Thumbprint) {
-            # http.sys refuses to add over an existing SSL binding (0x800700B7): remove, add, and put
-            # the previous certificate back if the add fails, so the site is never left without one.
-            if ($previous) { $binding.RemoveSslCertificate() }
-            try {
-                $binding.AddSslCertificate($Thumbprint, 'My')
-            } catch {
-                if ($previous) { $binding.AddSslCertificate($previous, 'My') }
-                throw
+        $Thumbprint = ([string]$Thumbprint).ToUpperInvariant()
+        $first = $null
+        $changed = $false
+        foreach ($target in @($Targets)) {
+            $site, $information = ([string]$target).Split('|', 2)
+            $address, $port, $hostName = $information.Split(':', 3)
+            $find = { Get-WebBinding -Name $site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information } }
+            $binding = & $find
+            $previous = ''
+            if (-not $binding) {
+                $new = @{ Name = $site; Protocol = 'https'; Port = [int]$port; IPAddress = $address }
+                if ($hostName) { $new.HostHeader = $hostName; $new.SslFlags = 1 }
+                New-WebBinding @new
+                $binding = & $find
+            } else {
+                $previous = ([string]$binding.certificateHash).ToUpperInvariant()
             }
-            $after = [string](Get-WebBinding -Name $Site -Protocol 'https' | Where-Object { $_.bindingInformation -eq $information }).certificateHash
-            if ($after -ne $Thumbprint) { throw ('exch-cert: ' + $Site + ' ' + $Ip + ':' + $Port + ' still uses ' + $after + ' after binding ' + $Thumbprint) }
+            if ($null -eq $first) { $first = $previous }
+            if ($previous -eq $Thumbprint) { continue }
+            if ($previous) {
+                # In place, in http.sys: SNI bindings by host name, the others by address ('*' is 0.0.0.0).
+                if ($hostName -and ([int]$binding.sslFlags -band 1)) { $key = 'hostnameport=' + $hostName + ':' + $port }
+                elseif ($address -eq '*') { $key = 'ipport=0.0.0.0:' + $port }
+                else { $key = 'ipport=' + $address + ':' + $port }
+                $appId = '{4dc3e181-e14b-4a21-b022-59fc669b0914}'
+                foreach ($line in @(netsh http show sslcert $key)) { if ([string]$line -match 'Application ID\s*:\s*(\{[0-9A-Fa-f-]+\})') { $appId = $Matches[1] } }
+                $output = netsh http update sslcert $key ('certhash=' + $Thumbprint) ('appid=' + $appId) 'certstorename=MY'
+                if ($LASTEXITCODE -ne 0) { throw ('exch-cert: netsh could not put ' + $Thumbprint + ' on ' + $site + ' ' + $information + ' (it still has ' + $previous + '): ' + ((@($output) | Where-Object { $_ }) -join ' ')) }
+            } else {
+                $binding.AddSslCertificate($Thumbprint, 'My')
+            }
+            $after = ([string](& $find).certificateHash).ToUpperInvariant()
+            if ($after -ne $Thumbprint) { throw ('exch-cert: ' + $site + ' ' + $information + ' uses ' + $after + ' after binding ' + $Thumbprint) }
+            Write-Host ('exch-cert: ' + $site + ' ' + $information + ' now serves ' + $Thumbprint + $(if ($previous) { ' (was ' + $previous + ')' } else { '' }))
+            $changed = $true
         }
-        @{ Previous = $previous; Changed = ($previous -ne $Thumbprint) }
+        @{ Previous = [string]$first; Changed = $changed }
     }
     if (-not $result.Changed) { Set-ExchCertUnchanged }
     Set-ExchCertOutput -Name 'previousThumbprint' -Value ([string]$result.Previous)
@@ -569,8 +821,9 @@ catch {
 }
 
 try {
-# [onFailure 2/2] rollback-iis-reset: Restart IIS so it serves the old certificate again
+# [onFailure 2/3] rollback-iis-reset: Restart IIS so it serves the old certificate again
 #   known at run time: steps.rebind-old.outputs.changed
+#   exch-cert: timeout 10m
 Invoke-ExchCertStep -Id 'rollback-iis-reset' -When { (Test-ExchCertOutput -Step 'rebind-old' -Name 'changed') } -Body {
     try {
         Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @() -ScriptBlock {
@@ -587,6 +840,31 @@ Invoke-ExchCertStep -Id 'rollback-iis-reset' -When { (Test-ExchCertOutput -Step 
 }
 catch {
     Write-Warning ('exch-cert: onFailure step rollback-iis-reset failed: ' + $_.Exception.Message)
+}
+
+try {
+# [onFailure 3/3] start-stopped: Start every service that ran before the renewal
+#   known at run time: steps.preflight.outputs.runningServices, steps.preflight.outputs.renew
+#   exch-cert: timeout 10m
+Invoke-ExchCertStep -Id 'start-stopped' -When { (Test-ExchCertOutput -Step 'preflight' -Name 'renew') } -Body {
+    $started = @(Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @((Get-ExchCertOutput -Step 'preflight' -Name 'runningServices'), 300) -ScriptBlock {
+        param($Names, $WaitSeconds)
+        $ErrorActionPreference = 'Stop'
+        foreach ($name in @($Names)) {
+            $service = Get-Service -Name $name
+            if ([string]$service.Status -eq 'Running') { continue }
+            Write-Host ('exch-cert: starting ' + $name + ', which is ' + $service.Status)
+            Start-Service -Name $name
+            (Get-Service -Name $name).WaitForStatus('Running', [TimeSpan]::FromSeconds($WaitSeconds))
+            $name
+        }
+    })
+    if ($started.Count -eq 0) { Set-ExchCertUnchanged }
+    Set-ExchCertOutput -Name 'started' -Value $started
+}
+}
+catch {
+    Write-Warning ('exch-cert: onFailure step start-stopped failed: ' + $_.Exception.Message)
 }
     throw $exchCertFailure
 }
