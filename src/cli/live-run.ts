@@ -15,6 +15,7 @@ import { displayPath } from './load-plan.js';
 import { FanOut, JsonReporter } from './reporters/json.js';
 import { resolveShell } from './shell.js';
 import { TextReporter } from './reporters/text.js';
+import { renewalSummarizer } from './renewal-summary.js';
 import { ensureSimulatorState } from './simulator-state.js';
 import type { CliIo, Terminal } from './terminal.js';
 
@@ -74,6 +75,7 @@ export async function runLive(plan: Plan, options: LiveOptions, io: CliIo, termi
     if (options.simulateState !== undefined) await ensureSimulatorState(sessions, options.simulateState, plan, io, terminal);
 
     const journal = Journal.create(journalDir, runId);
+    const summarize = renewalSummarizer(plan);
     // ora is loaded only where spinners are shown (it costs start-up time for nothing in CI and pipes).
     const ora = terminal.interactive && !options.json ? (await import('ora')).default : undefined;
     const text = new TextReporter(io, terminal, ora ? (label) => ora({ text: label, stream: io.stderr as NodeJS.WritableStream, discardStdin: false, color: terminal.color.level > 0 ? 'cyan' : false }) : undefined, options.verbose === true);
@@ -96,13 +98,14 @@ export async function runLive(plan: Plan, options: LiveOptions, io: CliIo, termi
         clock: realClock,
         runner,
         journalProblem: () => journal.problem,
+        ...(summarize ? { summarize } : {}),
         ...(resume ? { resume } : {}),
-        confirm: async (step) => {
+        confirm: async (step, values) => {
           if (options.yes) return 'assumed-yes';
           text.stopSpinner();
           keys?.pause();
           try {
-            return await promptForStep(step, process.stdin, io.stderr as NodeJS.WritableStream, interrupts.stopSignal);
+            return await promptForStep(step, values, process.stdin, io.stderr as NodeJS.WritableStream, interrupts.stopSignal);
           } finally {
             keys?.resume();
           }

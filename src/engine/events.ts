@@ -76,6 +76,8 @@ export type RunEvent =
       readonly serverLeftChanged: boolean;
       /** Done, but steps after the committing one failed and were left undone (a warning says which). */
       readonly leftUndone?: boolean;
+      /** What the run did, from its outputs (the renewal: old and new certificate, backup, decisions). */
+      readonly summary?: { readonly lines: readonly string[]; readonly data: Readonly<Record<string, unknown>> };
     };
 
 /** Something that consumes events (journal, reporter). */

@@ -31,7 +31,8 @@ export interface ExecuteOptions {
   readonly sink: EventSink;
   readonly masker: Masker;
   /** Asks the operator before a step that needs confirmation; the CLI decides how (prompt or --yes). */
-  confirm(step: PlannedStep): Promise<ConfirmationAnswer>;
+  /** Asks before a step; `values` are the run-time values it will use (`steps.ID.outputs.NAME` to value). */
+  confirm(step: PlannedStep, values: Readonly<Record<string, unknown>>): Promise<ConfirmationAnswer>;
   readonly interrupt: Interrupt;
   readonly clock: Clock;
   /** This machine and this process, recorded in the journal for a later --resume. */
@@ -40,6 +41,8 @@ export interface ExecuteOptions {
   readonly resume?: ResumeState;
   /** Why the journal can no longer be written (a full disk), once that happened: the run stops at the next step boundary. */
   journalProblem?(): string | undefined;
+  /** What the run did, in a few lines and as data, from the steps' outputs (the renewal's old and new certificate). */
+  summarize?(outputs: ReadonlyMap<string, Readonly<Record<string, unknown>>>): RunSummary | undefined;
 }
 
 export interface StepResult {
@@ -47,6 +50,12 @@ export interface StepResult {
   readonly phase: 'steps' | 'onFailure';
   readonly status: StepStatus;
   readonly changedServer: boolean;
+}
+
+/** A run's outcome for people (lines) and machines (data). */
+export interface RunSummary {
+  readonly lines: readonly string[];
+  readonly data: Readonly<Record<string, unknown>>;
 }
 
 export interface RunResult {
@@ -151,7 +160,7 @@ class Run {
         continue;
       }
       if (step.confirm) {
-        const answer = await this.options.confirm(step);
+        const answer = await this.options.confirm(step, this.knownValues(step));
         this.emit({ type: 'confirmation', stepId: step.id, answer });
         if (answer === 'no') return this.finish('declined', `step ${step.id} was not confirmed; it and the steps after it did not run${this.changedSummary()}`);
         if (answer === 'interrupted') return this.finish('interrupted', `stopped at the confirmation of step ${step.id}; it and the steps after it did not run${this.changedSummary()}${this.resumeHint()}`);
@@ -389,8 +398,19 @@ class Run {
     const exitCode = serverLeftChanged ? ExitCode.leftChanged : EXIT_CODES[outcome];
     const counts: Record<StepStatus, number> = { ok: 0, changed: 0, skipped: 0, failed: 0, timed_out: 0 };
     for (const result of this.results) counts[result.status]++;
-    this.emit({ type: 'run-finished', outcome, exitCode, durationMs: this.options.clock.now() - this.started, message, counts, serverLeftChanged, ...(leftUndone ? { leftUndone } : {}) });
+    const summary = this.options.summarize?.(this.outputs);
+    this.emit({ type: 'run-finished', outcome, exitCode, durationMs: this.options.clock.now() - this.started, message, counts, serverLeftChanged, ...(leftUndone ? { leftUndone } : {}), ...(summary ? { summary } : {}) });
     return { outcome, exitCode, message, steps: this.results, outputs: this.outputs };
+  }
+
+  /** The values a step reads from earlier outputs, as they are now. */
+  private knownValues(step: PlannedStep): Record<string, unknown> {
+    const values: Record<string, unknown> = {};
+    for (const reference of step.reads) {
+      const match = /^steps\.([^.]+)\.outputs\.(.+)$/.exec(reference);
+      if (match?.[1] && match[2]) values[reference] = this.outputs.get(match[1])?.[match[2]];
+    }
+    return values;
   }
 
   /** Why a step's run-time `when` is false now, or undefined when it runs (no condition, or one is true). */
@@ -434,6 +454,8 @@ function maskEvent(event: RunEvent, masker: Masker): RunEvent {
         ...(event.log !== undefined ? { log: mask(event.log) } : {}),
         ...(event.reason !== undefined ? { reason: mask(event.reason) } : {}),
       };
+    case 'run-finished':
+      return event.summary ? { ...event, summary: { lines: event.summary.lines.map(mask), data: masker.maskValue(event.summary.data) } } : event;
     default:
       return event;
   }

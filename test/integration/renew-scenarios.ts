@@ -8,7 +8,7 @@
  * openssh-server (.ci/run), so both run there.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -137,7 +137,10 @@ describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => 
         'health:ok',
         'remove-old:changed',
       ]);
-      expect(journal.at(-1)).toMatchObject({ type: 'run-finished', outcome: 'ok', exitCode: 0 });
+      expect(journal.at(-1)).toMatchObject({ type: 'run-finished', outcome: 'ok', exitCode: 0, summary: { data: { oldThumbprint: old?.thumbprint, newThumbprint: renewed.thumbprint, backupPath: backupFile } } });
+      // The summary repeats old and new and where the backup is.
+      expect(result.stderr).toContain(`renewal: old ${old?.thumbprint ?? ''} -> new ${renewed.thumbprint}`);
+      expect(result.stderr).toContain(`backup of the old certificate: ${backupFile}`);
       // iisreset ended the Exchange session (/PowerShell lives in IIS): the next Exchange step connected again.
       expect(journal.find((event) => event['type'] === 'step-finished' && event['stepId'] === 'health')?.['log']).toContain('exch-cert: connecting to Exchange on EXCH01 again');
       expectNoSecrets(result.stdout, result.stderr, JSON.stringify(journal), readFileSync(ws.state, 'utf8'));
@@ -185,17 +188,28 @@ describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => 
       expectNoSecrets(result.stderr, again.stderr);
     });
 
-    it('fails before changing anything when the PFX password is wrong', () => {
+    it('refuses a PFX its password does not open before it connects (exit 2), and one the preflight cannot read before any change', () => {
       const ws = workspace();
       const before = readFileSync(ws.state, 'utf8');
       const result = runCli([...renew(ws), '--yes', ...shell()], { env: env({ EXCH_CERT_PFX_PASSWORD: 'not the password' }), cwd: ws.dir });
-      expect(result.status).toBe(1);
-      expect(result.stderr).toContain('cannot open the PFX: the password is wrong');
-      // The preflight reads the PFX before anything changes.
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain('wrong password');
+      expect(result.stderr).toContain('nothing was run');
+      expect(existsSync(join(ws.dir, '.exch-cert', 'runs')) ? readdirSync(join(ws.dir, '.exch-cert', 'runs')).filter((name) => name.endsWith('.jsonl')) : []).toEqual([]);
+      expect(readFileSync(ws.state, 'utf8')).toBe(before);
+
+      // A runbook that skips the plan-time check still finds it, in the read-only preflight.
+      const runbook = join(ws.dir, 'renew.yaml');
+      writeFileSync(runbook, readFileSync(join(repoRoot, 'runbooks', 'renew-certificate.yaml'), 'utf8'));
+      const late = runCli(['run', runbook, '--server', 'EXCH01', '--var', `pfxPath=${ws.pfx}`, '--var', `fqdn=${FQDN}`, '--var', `backupDirectory=${join(ws.dir, 'backup')}`, ...mode.target(ws, false), '--yes', ...shell()], {
+        env: env({ EXCH_CERT_PFX_PASSWORD: 'not the password' }),
+        cwd: ws.dir,
+      });
+      expect(late.status).toBe(1);
+      expect(late.stderr).toContain('cannot open the PFX: the password is wrong');
       expect(statuses(journalOf(ws.dir))).toEqual(['preflight:failed', 'rebind-old:skipped', 'rollback-iis-reset:skipped', 'start-stopped:skipped']);
-      const after = readState(ws.state);
-      expect(after.certificates).toEqual(serverOf(JSON.parse(before) as SimState).certificates);
-      expect(result.stderr).toContain('Nothing on the server was changed');
+      expect(readState(ws.state).certificates).toEqual(serverOf(JSON.parse(before) as SimState).certificates);
+      expect(late.stderr).toContain('Nothing on the server was changed');
     });
 
     it('kills a hanging step at its timeout and reports timed_out', () => {
@@ -442,6 +456,9 @@ describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => 
       const run = new CliProcess([], { env: env({ TERM: 'xterm' }), cwd: ws.dir, command: ['script', '-qefc', command, '/dev/null'], noBin: true });
       await run.waitFor(/Run it\? \[y\/N\]/, 120_000);
       expect(run.stdout).toContain('Step remove-old (remove-certificate) cannot be undone: Remove the old certificate');
+      // The prompt names the certificate it removes and the backup it relies on.
+      expect(run.stdout).toContain(`preflight oldThumbprint: ${old?.thumbprint ?? ''}`);
+      expect(run.stdout).toMatch(/backup-old path: \S+backup\/[0-9A-F]{40}\.pfx/);
       run.write('n\r');
       expect(await run.exited).toBe(5);
       expect(run.stdout).toContain('step remove-old was not confirmed; it and the steps after it did not run');

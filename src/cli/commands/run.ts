@@ -3,6 +3,7 @@ import { InputError, ExitCode } from '../../errors.js';
 import type { Plan } from '../../plan/compile.js';
 import { encodePs1File, renderScript } from '../../plan/render.js';
 import { writeNewFile } from '../files.js';
+import { checkRenewalPfx } from '../renewal-pfx.js';
 import { displayPath, loadPlan } from '../load-plan.js';
 import { escapeBlock, safeJson } from '../../text/untrusted.js';
 import { shippedRunbook } from '../package-root.js';
@@ -48,7 +49,7 @@ export async function renewCommand(options: RenewOptions, io: CliIo, terminal: T
     named.set('backupDirectory', join(simulation.dir, 'backup'));
   }
   const runbookFile = options.runbook !== undefined ? resolve(io.cwd, options.runbook) : shippedRunbook('renew-certificate');
-  return execute(runbookFile, options, named, io, terminal);
+  return execute(runbookFile, options, named, io, terminal, (plan) => checkRenewalPfx(plan, { dryRun: options.dryRun === true }, io, terminal));
 }
 
 /** `exch-cert run RUNBOOK` and `exch-cert plan RUNBOOK`. */
@@ -56,7 +57,15 @@ export async function runCommand(runbookFile: string, options: RunOptions, io: C
   return execute(resolve(io.cwd, runbookFile), options, new Map(), io, terminal);
 }
 
-async function execute(runbookFile: string, options: RunOptions, named: ReadonlyMap<string, string>, io: CliIo, terminal: Terminal): Promise<number> {
+async function execute(
+  runbookFile: string,
+  options: RunOptions,
+  named: ReadonlyMap<string, string>,
+  io: CliIo,
+  terminal: Terminal,
+  /** A command's own checks of the plan, before anything runs (renew: the new PFX). */
+  checkPlan?: (plan: Plan) => Promise<void>,
+): Promise<number> {
   if (options.output !== undefined && !options.dryRun) throw new InputError('--output writes the dry-run script; add --dry-run');
   if (options.output !== undefined && options.json) throw new InputError('--output and --json do not go together', 'use one of them');
   if (options.resume !== undefined && options.dryRun) throw new InputError('--resume continues a run; it does not go with --dry-run');
@@ -76,6 +85,7 @@ async function execute(runbookFile: string, options: RunOptions, named: Readonly
     terminal,
   );
   warnAboutScripts(plan, io, terminal);
+  await checkPlan?.(plan);
   if (options.dryRun) return printPlan(plan, options, io, terminal);
   const { runLive } = await import('../live-run.js');
   return runLive(plan, { ...options, simulateState: simulation?.state }, io, terminal);

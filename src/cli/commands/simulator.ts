@@ -37,8 +37,10 @@ export async function simulatorInitCommand(options: InitOptions, io: CliIo, term
   const state = join(dir, 'state.json');
   if (!FQDN_PATTERN.test(options.fqdn)) throw new InputError(`--fqdn ${JSON.stringify(options.fqdn)} is not a name clients use, such as mail.contoso.com`, 'for a wildcard certificate, give --wildcard with the FQDN: --fqdn mail.contoso.com --wildcard makes *.contoso.com');
   // --wildcard: the certificate covers every name of the FQDN's domain, as *.contoso.com does mail.contoso.com.
-  const names = options.wildcard ? [`*.${options.fqdn.slice(options.fqdn.indexOf('.') + 1)}`] : [options.fqdn];
-  const pfx = join(dir, `renewed-${options.wildcard ? `wildcard.${options.fqdn.slice(options.fqdn.indexOf('.') + 1)}` : options.fqdn}.pfx`);
+  const domain = options.fqdn.slice(options.fqdn.indexOf('.') + 1);
+  // The names the server's current certificate has, as a real renewal would keep them.
+  const names = options.wildcard ? [`*.${domain}`] : [options.fqdn, `autodiscover.${domain}`];
+  const pfx = join(dir, `renewed-${options.wildcard ? `wildcard.${domain}` : options.fqdn}.pfx`);
   const layouts = (options.layout ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '');
   const { createNodePowerShellFactory } = await import('../../powershell/node-powershell.js');
   const masker = new Masker([password]);
@@ -48,7 +50,7 @@ export async function simulatorInitCommand(options: InitOptions, io: CliIo, term
     [
       `New-ExchCertSimulatorState -Path ${psString(state)} -Server ${psString(options.server)} -Fqdn ${psString(options.fqdn)}${layouts.length > 0 ? ` -Layout ${psStringArray(layouts)}` : ''} -Force`,
       `$password = (New-Object -TypeName System.Net.NetworkCredential -ArgumentList @('', $env:EXCH_CERT_PFX_PASSWORD)).SecurePassword`,
-      `New-ExchCertSimulatorPfx -Path ${psString(pfx)} -Password $password -DnsName ${psStringArray(names)}`,
+      `New-ExchCertSimulatorPfx -Path ${psString(pfx)} -Password $password -DnsName ${psStringArray(names)} -IncludeChain`,
     ].join('\n'),
     { EXCH_CERT_PFX_PASSWORD: password },
   );

@@ -69,6 +69,7 @@ export class TextReporter implements EventSink {
       case 'run-finished':
         this.stopSpinner();
         this.summary();
+        for (const summaryLine of event.summary?.lines ?? []) this.line(summaryLine.startsWith('warning: ') ? color.yellow(escapeControls(summaryLine)) : escapeControls(summaryLine));
         this.line(`${event.outcome === 'ok' ? color.green('done') : color.red(event.outcome)}: ${escapeControls(event.message)} (${seconds(event.durationMs)}, exit ${event.exitCode})`);
         return;
     }

@@ -1,0 +1,4 @@
+import { remotingMode } from '../helpers/simulator-modes.js';
+import { describeSafetyScenarios } from './safety-scenarios.js';
+
+describeSafetyScenarios(remotingMode());
