@@ -158,7 +158,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .option('--server <NAME>', 'server name', 'EXCH01')
     .option('--fqdn <NAME>', 'name of the renewed certificate', 'mail.contoso.com')
     .option('--wildcard', 'make the renewed certificate a wildcard for the FQDN\'s domain (--fqdn mail.contoso.com: *.contoso.com)')
-    .option('--layout <LIST>', 'what the server has besides a fresh install: seed (POP/IMAP running, as in the field notes), loopback-public, sni, public-internal-transport, non-exportable, require-ssl-off, hybrid-connectors')
+    .option('--layout <LIST>', 'what the server has besides a fresh install: seed (POP/IMAP running, as in the field notes), loopback-public, sni, public-internal-transport, non-exportable, require-ssl-off, hybrid-connectors, smtp-namespace')
     .option('--shell <SHELL>', 'PowerShell 7 to use (pwsh or a path)')
     .action(async (options: { dir?: string; server: string; fqdn: string; wildcard?: boolean; layout?: string; shell?: string }) => {
       const { simulatorInitCommand } = await import('./commands/simulator.js');
