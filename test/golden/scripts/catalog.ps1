@@ -235,7 +235,7 @@ Connect-ExchCertExchange
 
 # ---- steps ----
 try {
-# [1/15] create: Create a self-signed certificate for EXCH01, exch01.contoso.local
+# [1/16] create: Create a self-signed certificate for EXCH01, exch01.contoso.local
 Invoke-ExchCertStep -Id 'create' -Exchange -Body {
     $certificate = New-ExchangeCertificate -Server 'exch01.contoso.com' -SubjectName 'CN=EXCH01' -DomainName @('EXCH01','exch01.contoso.local') -FriendlyName 'Back end' -PrivateKeyExportable $false -KeySize 4096 -Services 'None' -Force -ErrorAction 'Stop'
     if (-not $certificate -or -not (Find-ExchCertCertificate -Server 'exch01.contoso.com' -Thumbprint ([string]$certificate.Thumbprint))) { throw 'exch-cert: New-ExchangeCertificate reported no error, but the new certificate is not in the store' }
@@ -243,7 +243,7 @@ Invoke-ExchCertStep -Id 'create' -Exchange -Body {
     Set-ExchCertOutput -Name 'thumbprint' -Value ([string]$certificate.Thumbprint)
 }
 
-# [2/15] import: Import the certificate from C:\certs\new.pfx
+# [2/16] import: Import the certificate from C:\certs\new.pfx
 Invoke-ExchCertStep -Id 'import' -Exchange -Body {
     $bytes = [System.IO.File]::ReadAllBytes((Resolve-ExchCertPath -Path 'C:\certs\new.pfx'))
     $pfx = Read-ExchCertPfx -Bytes $bytes -Password $ExchCert.Secrets['pfxPassword']
@@ -261,7 +261,7 @@ Invoke-ExchCertStep -Id 'import' -Exchange -Body {
     Set-ExchCertOutput -Name 'thumbprint' -Value $thumbprint
 }
 
-# [3/15] find-by-thumbprint: Find certificate <import.thumbprint>
+# [3/16] find-by-thumbprint: Find certificate <import.thumbprint>
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'find-by-thumbprint' -ReadOnly -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -278,7 +278,7 @@ Invoke-ExchCertStep -Id 'find-by-thumbprint' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value ([string]$certificate.Services)
 }
 
-# [4/15] find-loopback: Find the certificate bound to Default Web Site 127.0.0.1:443
+# [4/16] find-loopback: Find the certificate bound to Default Web Site 127.0.0.1:443
 Invoke-ExchCertStep -Id 'find-loopback' -ReadOnly -Exchange -Body {
     $thumbprint = [string](Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @('Default Web Site', 443, '127.0.0.1', $true) -ScriptBlock {
         param($Site, $Port, $Ip, $AllowMissing)
@@ -308,7 +308,47 @@ Invoke-ExchCertStep -Id 'find-loopback' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value ([string]$certificate.Services)
 }
 
-# [5/15] enable-smtp-only: Enable the certificate for SMTP
+# [5/16] in-use: List the certificates exch01.contoso.com uses
+Invoke-ExchCertStep -Id 'in-use' -ReadOnly -Exchange -Body {
+    $uses = [ordered]@{}
+    $addUse = { param($Thumbprint, $Use) $key = ([string]$Thumbprint).ToUpperInvariant(); if (-not $key) { return }; if (-not $uses.Contains($key)) { $uses[$key] = New-Object -TypeName 'System.Collections.Generic.List[string]' }; $uses[$key].Add($Use) }
+    $store = @(Get-ExchangeCertificate -Server 'exch01.contoso.com' -ErrorAction 'Stop')
+    foreach ($certificate in $store) { foreach ($service in @(([string]$certificate.Services) -split ',' | ForEach-Object { $_.Trim() } | Where-Object { $_ -and $_ -ne 'None' -and $_ -ne 'IIS' })) { & $addUse $certificate.Thumbprint $service } }
+    & $addUse ([string](Get-TransportService -Identity 'exch01' -ErrorAction 'Stop').InternalTransportCertificateThumbprint) 'internal transport'
+    $auth = Get-AuthConfig -ErrorAction 'Stop'
+    & $addUse ([string]$auth.CurrentCertificateThumbprint) 'Auth'
+    & $addUse ([string]$auth.NextCertificateThumbprint) 'Auth (next)'
+    $bindings = @(Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @() -ScriptBlock {
+        param()
+        $ErrorActionPreference = 'Stop'
+        if (-not (Get-Command -Name 'Get-WebBinding' -ErrorAction SilentlyContinue)) { Import-Module WebAdministration }
+        foreach ($binding in @(Get-WebBinding -Protocol 'https')) {
+            $site = ''
+            if ([string]$binding.ItemXPath -match "@name='([^']*)'") { $site = $Matches[1] }
+            [pscustomobject]@{ Thumbprint = [string]$binding.certificateHash; Use = ('IIS ' + $site + ' ' + [string]$binding.bindingInformation) }
+        }
+    })
+    foreach ($binding in $bindings) { & $addUse $binding.Thumbprint $binding.Use }
+    $records = New-Object -TypeName System.Collections.Generic.List[string]
+    foreach ($thumbprint in @($uses.Keys)) {
+        $certificate = @($store | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq $thumbprint }) | Select-Object -First 1
+        $record = [ordered]@{ thumbprint = $thumbprint; subject = ''; notBefore = ''; notAfter = ''; services = ''; uses = [string[]]$uses[$thumbprint].ToArray(); inStore = [bool]$certificate }
+        if ($certificate) {
+            $record.subject = [string]$certificate.Subject
+            $record.notBefore = ([datetime]$certificate.NotBefore).ToUniversalTime().ToString('o')
+            $record.notAfter = ([datetime]$certificate.NotAfter).ToUniversalTime().ToString('o')
+            $record.services = [string]$certificate.Services
+        }
+        $validity = 'not in the store'
+        if ($certificate) { $validity = $record.subject + ', valid until ' + $record.notAfter }
+        Write-Host ('exch-cert: ' + $thumbprint + ' (' + $validity + '): ' + ($record.uses -join ', '))
+        $records.Add((ConvertTo-Json -InputObject $record -Compress))
+    }
+    Set-ExchCertOutput -Name 'certificates' -Value $records
+    Set-ExchCertOutput -Name 'thumbprints' -Value ([string[]]@($uses.Keys))
+}
+
+# [6/16] enable-smtp-only: Enable the certificate for SMTP
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'enable-smtp-only' -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -329,7 +369,7 @@ Invoke-ExchCertStep -Id 'enable-smtp-only' -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value $services
 }
 
-# [6/15] enable: Enable the certificate for IIS, POP, IMAP, SMTP
+# [7/16] enable: Enable the certificate for IIS, POP, IMAP, SMTP
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'enable' -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -370,7 +410,7 @@ Invoke-ExchCertStep -Id 'enable' -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value $services
 }
 
-# [7/15] bind-back-end: Bind Exchange Back End *:444 to certificate <create.thumbprint>
+# [8/16] bind-back-end: Bind Exchange Back End *:444 to certificate <create.thumbprint>
 #   known at run time: steps.create.outputs.thumbprint
 Invoke-ExchCertStep -Id 'bind-back-end' -Body {
     $result = Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @('Exchange Back End', 444, '*', (Get-ExchCertOutput -Step 'create' -Name 'thumbprint')) -ScriptBlock {
@@ -407,7 +447,7 @@ Invoke-ExchCertStep -Id 'bind-back-end' -Body {
     Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)
 }
 
-# [8/15] pop-only: Set the POP certificate name to mail.contoso.com
+# [9/16] pop-only: Set the POP certificate name to mail.contoso.com
 Invoke-ExchCertStep -Id 'pop-only' -Exchange -Body {
     $name = 'mail.contoso.com'
     $changed = $false
@@ -419,7 +459,7 @@ Invoke-ExchCertStep -Id 'pop-only' -Exchange -Body {
     if (-not $changed) { Set-ExchCertUnchanged }
 }
 
-# [9/15] restart: Restart MSExchangePop3, MSExchangePOP3BE
+# [10/16] restart: Restart MSExchangePop3, MSExchangePOP3BE
 #   exch-cert: timeout 90s; 2 retries, 15s apart
 Invoke-ExchCertStep -Id 'restart' -Body {
     $restarted = @(Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(@('MSExchangePop3','MSExchangePOP3BE'), $true, 60) -ScriptBlock {
@@ -441,7 +481,7 @@ Invoke-ExchCertStep -Id 'restart' -Body {
     Set-ExchCertOutput -Name 'restarted' -Value $restarted
 }
 
-# [10/15] iis: Restart IIS on exch01.contoso.com
+# [11/16] iis: Restart IIS on exch01.contoso.com
 Invoke-ExchCertStep -Id 'iis' -Body {
     try {
         Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @() -ScriptBlock {
@@ -457,7 +497,7 @@ Invoke-ExchCertStep -Id 'iis' -Body {
 }
 
 try {
-# [11/15] health: Check that the required Exchange services run on exch01.contoso.com
+# [12/16] health: Check that the required Exchange services run on exch01.contoso.com
 #   exch-cert: continues on error
 Invoke-ExchCertStep -Id 'health' -ReadOnly -Exchange -Body {
     $problems = @()
@@ -476,7 +516,7 @@ catch {
     Write-Warning ('exch-cert: step health failed, continuing (continueOnError): ' + $_.Exception.Message)
 }
 
-# [12/15] backup: Back up certificate <find-loopback.thumbprint> to D:\backup\old.pfx
+# [13/16] backup: Back up certificate <find-loopback.thumbprint> to D:\backup\old.pfx
 #   known at run time: steps.find-loopback.outputs.thumbprint
 Invoke-ExchCertStep -Id 'backup' -ReadOnly -Exchange -Body {
     $thumbprint = ([string](Get-ExchCertOutput -Step 'find-loopback' -Name 'thumbprint')).ToUpperInvariant()
@@ -506,7 +546,7 @@ Invoke-ExchCertStep -Id 'backup' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'path' -Value $path
 }
 
-# [13/15] remove: Remove certificate <find-loopback.thumbprint>
+# [14/16] remove: Remove certificate <find-loopback.thumbprint>
 #   known at run time: steps.find-loopback.outputs.thumbprint
 #   exch-cert: asks for confirmation (destructive)
 Invoke-ExchCertStep -Id 'remove' -Exchange -Body {
@@ -534,7 +574,7 @@ Invoke-ExchCertStep -Id 'remove' -Exchange -Body {
     Write-Host ('exch-cert: removed ' + $thumbprint)
 }
 
-# [14/15] script-here: Run a custom PowerShell script
+# [15/16] script-here: Run a custom PowerShell script
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'script-here' -Body {
 $ExchCertArguments = @{ 'count' = 3; 'names' = @('a','b'); 'flag' = $false; 'thumb' = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint') }
@@ -548,7 +588,7 @@ Set-ExchCertOutput -Name 'queueLength' -Value ([string]$length)
 
 }
 
-# [15/15] script-on-host: Run a custom PowerShell script
+# [16/16] script-on-host: Run a custom PowerShell script
 #   known at run time: steps.find-loopback.outputs.found
 Invoke-ExchCertStep -Id 'script-on-host' -When { Test-ExchCertOutput -Step 'find-loopback' -Name 'found' } -Body {
 Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(,@{}) -ScriptBlock {
