@@ -58,7 +58,7 @@ beforeAll(async () => {
 $renewed = New-ExchCertSimulatorPfx -Path ./renewed.pfx -Password $pfxPassword -DnsName mail.contoso.com, autodiscover.contoso.com -ValidDays 200 -IncludeChain
 Out-Result @{ public = $s.PublicThumbprint; selfSigned = $s.SelfSignedThumbprint; renewed = $renewed.Thumbprint }`,
   );
-  await host.ok(fresh, "$null = New-ExchCertSimulatorState -Path ./state.json\nOut-Result 'ok'");
+  await host.ok(fresh, "$null = New-ExchCertSimulatorState -Path ./state.json -Edge EDGE01\nOut-Result 'ok'");
 }, 120_000);
 
 afterAll(async () => {
@@ -208,6 +208,17 @@ Out-Result 'ok'`,
       call.end();
     });
     expect(page).toBe('200 ExchCertSimulator: EXCH01 Exchange Back End *:444:\n');
+  });
+
+  it('serves an Edge Transport server: SMTP only, run by its Transport service', async () => {
+    const dir = folders.copy(fresh);
+    const set = await startSimulatedEndpoints({ statePath: join(dir, 'state.json'), server: 'EDGE01' });
+    opened.push(set);
+    expect(set.endpoints.map((e) => `${e.service} ${e.name} ${e.realPort}/${e.protocol}`)).toEqual(['smtp Default internal receive connector EDGE01 25/smtp']);
+    const [thumbprint] = await served([target(listener(set, 25), 'edge01.contoso.com')]);
+    expect(thumbprint).toMatch(/^[0-9A-F]{40}$/);
+    await host.ok(dir, "Stop-Service MSExchangeTransport\nOut-Result 'ok'", { EXCH_CERT_SIMULATOR_HOST: 'EDGE01' });
+    expect((await served([target(listener(set, 25))]))[0]).toMatch(/^unreachable: connection reset/);
   });
 
   it('maps a real endpoint to the listener that stands for it', async () => {
