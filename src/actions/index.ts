@@ -5,6 +5,7 @@ import { enableCertificate } from './catalog/enable-certificate.js';
 import { findCertificate } from './catalog/find-certificate.js';
 import { iisReset } from './catalog/iis-reset.js';
 import { importCertificate } from './catalog/import-certificate.js';
+import { listCertificates } from './catalog/list-certificates.js';
 import { newSelfSignedCertificate } from './catalog/new-self-signed-certificate.js';
 import { powershell } from './catalog/powershell.js';
 import { preflightRenewal } from './catalog/preflight-renewal.js';
@@ -27,6 +28,7 @@ export const ACTIONS: readonly ActionDefinition[] = [
   backupCertificate,
   removeCertificate,
   findCertificate,
+  listCertificates,
   restartServices,
   startServices,
   iisReset,

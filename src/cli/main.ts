@@ -158,7 +158,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .option('--server <NAME>', 'server name', 'EXCH01')
     .option('--fqdn <NAME>', 'name of the renewed certificate', 'mail.contoso.com')
     .option('--wildcard', 'make the renewed certificate a wildcard for the FQDN\'s domain (--fqdn mail.contoso.com: *.contoso.com)')
-    .option('--layout <LIST>', 'what the server has besides a fresh install: seed (POP/IMAP running, as in the field notes), loopback-public, sni, public-internal-transport, non-exportable, require-ssl-off, hybrid-connectors')
+    .option('--layout <LIST>', 'what the server has besides a fresh install: seed (POP/IMAP running, as in the field notes), loopback-public, sni, public-internal-transport, non-exportable, require-ssl-off, hybrid-connectors, smtp-namespace')
     .option('--shell <SHELL>', 'PowerShell 7 to use (pwsh or a path)')
     .action(async (options: { dir?: string; server: string; fqdn: string; wildcard?: boolean; layout?: string; shell?: string }) => {
       const { simulatorInitCommand } = await import('./commands/simulator.js');
@@ -184,11 +184,17 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   program
     .command('status')
     .description('Monitoring plugin (Nagios/Icinga): days until the certificate of each TARGET expires, with performance data.')
-    .argument('<TARGET...>', 'HOST[:PORT[/PROTO]] (port 443 when not given; IPv6 in brackets)')
+    .argument('[TARGET...]', 'HOST[:PORT[/PROTO]] (port 443 when not given; IPv6 in brackets)')
     .option('--warning <DAYS>', 'WARNING below this many days (default: min(30, a third of the certificate lifetime))')
     .option('--critical <DAYS>', 'CRITICAL below this many days (default: min(14, a sixth of the lifetime))')
     .option('--timeout <SECONDS>', 'per endpoint', '10')
     .option('--json', 'print the judgement as JSON on stdout')
+    .option('--server <NAME>', "also judge every certificate this Exchange server uses, read from its store through PowerShell (the runbook server-certificates)")
+    .option('--connect <MODE>', 'with --server: remote (default), local or module:PATH, as for run')
+    .option('--credential-env <USER_VAR,PASS_VAR>', 'with --server and --connect remote: an explicit account from these environment variables')
+    .addOption(new Option('--remote-session-module <PATH>', 'with --connect remote: a module whose New-ExchCertExchangeSession/New-ExchCertHostSession open the sessions').hideHelp())
+    .option('--shell <SHELL>', 'with --server: powershell, pwsh, or a path')
+    .option('--simulate [STATE.json]', 'with --server: read the simulated Exchange server instead')
     .addHelpText('after', PLUGIN_EXIT_CODES_HELP)
     .exitOverride((error) => {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help') throw error;

@@ -73,7 +73,8 @@ SMTP confirmation, waits with it held). Several processes can share a file.
                         IIS is not stored, it shows while an https binding uses the certificate), notBefore,
                         notAfter (ISO 8601 UTC), serialNumber, publicKeySize, hasPrivateKey,
                         privateKeyExportable, isSelfSigned, friendlyName, rootCAType, pfx (base64 PKCS#12 with
-                        the key, under the module's internal password $script:KeyPassword) },
+                        the key, under the module's internal password $script:KeyPassword), chain[] (base64 DER of
+                        the other certificates the imported PFX held, its issuers, which TLS handshakes send along) },
                     transport { internalTransportCertificateThumbprint, redirectTarget (Redirect-Message) },
                     iis (null on Edge) { sites[] { name, id, requireSsl, bindings[] { protocol, bindingInformation
                         'ip:port:host', sslFlags (1 = SNI), certificateHash, certificateStoreName, appId } },
@@ -83,7 +84,9 @@ SMTP confirmation, waits with it held). Several processes can share a file.
                         pendingRestart[] (services not started since the change), lastProblem },
                     services[] { name, displayName, status (Running/Stopped), startType },
                     roles[] { role, requiredServices[] } (Test-ServiceHealth),
-                    receiveConnectors[] { name, bindings[], transportRole, tlsCertificateName, requireTLS, enabled, comment },
+                    receiveConnectors[] { name, bindings[], transportRole, fqdn (optional; none: the server's FQDN),
+                        tlsCertificateName, requireTLS, enabled, comment, activeCertificateThumbprint (what STARTTLS
+                        serves: picked when the connector's transport service last started; '' offers no STARTTLS) },
                     queues[] { identity 'SERVER\id', deliveryType, status, messageCount, nextHopDomain, drainStep, stuck },
                     componentStates[] { component, requesters[] { requester, state, timestamp } } (none: Active),
                     sessions[] { pid, kind ('exchange' or 'host'), startedAt, registeredAt },
@@ -103,6 +106,8 @@ Layouts (New-ExchCertSimulatorState -Layout a,b; combinable; for every Mailbox s
     require-ssl-off            Default Web Site Require SSL off (an HTTP-to-HTTPS redirect set-up)
     hybrid-connectors          a send connector 'Outbound to Office 365 - <guid>' and the receive connector
                                'Default Frontend <server>' with TlsCertificateName naming the old public certificate
+    smtp-namespace             'Default Frontend <server>' (25) and 'Client Frontend <server>' (587) have the namespace
+                               as FQDN, so STARTTLS offers the public certificate (without it: the self-signed one)
 
 Faults
 ------
@@ -146,6 +151,15 @@ What is simulated, and what is simplified
 - POP/IMAP serve a new X509CertificateName once both of their services started since the change, and
   only if a valid certificate with a private key covers the name and is enabled for the service (or is
   a wildcard that covers it).
+- SMTP: each receive connector serves with STARTTLS the certificate its transport service picked when
+  it last started (MSExchangeFrontEndTransport for FrontendTransport connectors such as 25 and 587,
+  MSExchangeTransport for HubTransport ones and on Edge servers): among valid certificates with a
+  private key enabled for SMTP, the one TlsCertificateName names, else those covering the connector's
+  FQDN (the server's FQDN when it has none); CA-issued before self-signed, then the one that expires
+  last; with none, no STARTTLS. Simplified: what SMTP serves changes only when that service starts.
+- Served on loopback: src/simulator-tls (Node) serves what the state says on TLS ports, read at each
+  handshake: IIS https bindings (http.sys's choice: SNI binding, then the IP-specific, then the
+  wildcard one), POP/IMAP's activeCertificateThumbprint, each connector's activeCertificateThumbprint.
 - Remove-ExchangeCertificate refuses only the internal transport certificate. New-ExchangeCertificate
   makes self-signed certificates (KeySize 1024, 2048 or 4096), with the subject's CN among its names.
 - IIS bindings carry their http.sys certificate: netsh http update sslcert replaces it in place;

@@ -40,6 +40,8 @@ export interface UnknownJudgment {
   readonly label: string;
   readonly state: 'UNKNOWN';
   readonly reason: string;
+  /** An endpoint that could not be reached (the default), or a certificate that cannot be judged (a store's). */
+  readonly kind?: 'unreachable' | 'unjudged';
 }
 
 export type Judgment = ExpiryJudgment | UnknownJudgment;
@@ -108,7 +110,7 @@ export function formatPluginFailure(reason: string): string {
 
 function describe(judgment: Judgment): string {
   const label = lineText(judgment.label);
-  if (judgment.state === 'UNKNOWN') return `${label} unreachable: ${lineText(judgment.reason)}`;
+  if (judgment.state === 'UNKNOWN') return `${label}${judgment.kind === 'unjudged' ? ':' : ' unreachable:'} ${lineText(judgment.reason)}`;
   const mark = judgment.state === 'OK' ? '' : `: ${judgment.state}`;
   if (judgment.notYetValid) return `${label} not valid before ${date(judgment.notBefore)}${mark}`;
   if (judgment.daysLeft < 0) return `${label} expired ${date(judgment.notAfter)} (${-judgment.daysLeft} ${judgment.daysLeft === -1 ? 'day' : 'days'} ago${mark})`;

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusCommand } from '../../src/cli/commands/status.js';
+import { UnreachableError } from '../../src/tls/connect.js';
 import { runCli, STACK_LINE } from '../helpers/cli.js';
 import { createTestPki, DAY_MS, issueLeaf, type TestPki } from '../helpers/tls-certificates.js';
 import { freePort, haveTlsServers, startOpenSslServer, startSmtpServer, type TestServer } from '../helpers/tls-servers.js';
@@ -131,7 +132,7 @@ describe.skipIf(!haveTlsServers)('exch-cert status against real servers', () => 
 
 describe('exch-cert status: every failure is UNKNOWN, without a stack trace', () => {
   it.each([
-    [['status'], "EXCH-CERT UNKNOWN - missing required argument 'TARGET'\n"],
+    [['status'], 'EXCH-CERT UNKNOWN - give at least one TARGET (HOST[:PORT[/PROTO]]) or --server NAME\n'],
     [['status', 'mail.contoso.test', '--bogus'], "EXCH-CERT UNKNOWN - unknown option '--bogus'\n"],
     [['status', 'mail contoso:443'], 'EXCH-CERT UNKNOWN - TARGET "mail contoso" is not a host name or IP address\n'],
     [['status', 'mail.contoso.test:'], 'EXCH-CERT UNKNOWN - TARGET "mail.contoso.test:" is not HOST[:PORT[/PROTO]] (IPv6 addresses in brackets: [::1]:443)\n'],
@@ -152,6 +153,15 @@ describe('exch-cert status: every failure is UNKNOWN, without a stack trace', ()
     const code = await statusCommand(['mail.contoso.test'], { timeout: '10' }, io, () => Promise.reject(new TypeError("Cannot read properties of undefined (reading 'raw')")));
     expect(code).toBe(3);
     expect(stdout).toBe("EXCH-CERT UNKNOWN - internal error: Cannot read properties of undefined (reading 'raw')\n");
+  });
+
+  it('reports a bug while reading the store as UNKNOWN for the store, and still judges the endpoints', async () => {
+    let stdout = '';
+    const io = { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: () => true }, env: {}, cwd: '/' };
+    const refused = () => Promise.reject(new UnreachableError('connection refused'));
+    const code = await statusCommand(['mail.contoso.test'], { timeout: '10', server: 'EXCH01' }, io, refused, () => Promise.reject(new TypeError('x is not a function')));
+    expect(code).toBe(3);
+    expect(stdout).toBe('EXCH-CERT UNKNOWN - mail.contoso.test:443 unreachable: connection refused; EXCH01 certificate store: cannot be read: internal error: x is not a function\n');
   });
 
   it('--help still exits 0', () => {

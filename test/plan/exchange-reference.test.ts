@@ -20,7 +20,7 @@ const goldenScripts = readdirSync(GOLDEN)
 
 const exchangeCalls = (calls: readonly CommandCall[]): CommandCall[] => calls.filter((call) => call.name in REFERENCE.cmdlets);
 
-describe.skipIf(!pwshPath)("generated scripts against Microsoft's Exchange cmdlet reference", () => {
+describe.skipIf(!pwshPath)("generated scripts against Microsoft's Exchange cmdlet reference", { timeout: 180_000 }, () => {
   it('finds golden scripts to check', () => {
     expect(goldenScripts.map((script) => script.file)).toEqual(expect.arrayContaining(['catalog.ps1', 'renew-certificate.ps1']));
   });

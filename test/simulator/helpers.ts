@@ -226,6 +226,7 @@ export interface CertificateRecord {
   privateKeyExportable: boolean;
   isSelfSigned: boolean;
   pfx: string;
+  chain: string[];
 }
 export interface Protocol {
   x509CertificateName: string;
@@ -251,7 +252,7 @@ export interface ServerState {
   imap: Protocol | null;
   services: { name: string; status: string; startType: string }[];
   roles: { role: string; requiredServices: string[] }[];
-  receiveConnectors: { name: string; tlsCertificateName: string }[];
+  receiveConnectors: { name: string; tlsCertificateName: string; activeCertificateThumbprint: string }[];
   queues: { identity: string; deliveryType: string; messageCount: number }[];
   sessions: { pid: number; kind: string }[];
   edge?: { subscription: { certificateThumbprint: string } | null; bootstrap: { expiresAt: string } | null };

@@ -179,7 +179,7 @@ Out-Result @{
       names: ['CN=mail.fabrikam.com', 'CN=EXCH07', 'CN=Microsoft Exchange Server Auth Certificate'],
       fqdn: 'EXCH07.fabrikam.com',
       again: expect.stringMatching(/exists; use -Force to overwrite it$/),
-      unknown: "ExchCertSimulator: unknown layout 'bogus'. Layouts: seed, loopback-public, sni, public-internal-transport, non-exportable, require-ssl-off, hybrid-connectors.",
+      unknown: "ExchCertSimulator: unknown layout 'bogus'. Layouts: seed, loopback-public, sni, public-internal-transport, non-exportable, require-ssl-off, hybrid-connectors, smtp-namespace.",
     });
     expect(readState(dir).organization.namespace).toBe('mail.fabrikam.com');
   });

@@ -1,16 +1,28 @@
+import { SERVER_NAME_PATTERN } from '../../actions/fields.js';
+import { UserError } from '../../errors.js';
 import { connectTls, type Connect } from '../../tls/connect.js';
 import { parseTarget } from '../../tls/endpoint.js';
 import { formatPluginFailure, formatPluginOutput, judgeExpiry, MONITORING_EXIT_CODES, overallState, type FixedThresholds, type Judgment } from '../../tls/expiry.js';
 import { toSafeJson } from '../../tls/format.js';
+import type { StoreCertificate } from '../../tls/store.js';
 import { quoteUntrusted } from '../../text/untrusted.js';
 import { verifyEndpoints } from '../../tls/verify.js';
-import type { CliIo } from '../terminal.js';
+import type { StoreRequest } from '../server-store.js';
+import { detectTerminal, type CliIo, type Terminal } from '../terminal.js';
 
-interface StatusOptions {
+interface StatusOptions extends Partial<StoreRequest> {
   readonly warning?: string;
   readonly critical?: string;
   readonly timeout: string;
   readonly json?: boolean;
+}
+
+/** Reads the certificates a server uses (readServerStore; a parameter so that tests can fail it). */
+export type ReadStore = (request: StoreRequest, io: CliIo, terminal: Terminal) => Promise<StoreCertificate[]>;
+
+interface StoreResult {
+  readonly judgments: readonly Judgment[];
+  readonly json: Record<string, unknown>;
 }
 
 /** A bad argument: the plugin answers UNKNOWN, never with a usage exit code that would read as CRITICAL. */
@@ -21,8 +33,10 @@ class PluginInputError extends Error {}
  * performance data (or JSON), exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
  * Whatever goes wrong, including a bug, ends as UNKNOWN without a stack trace.
  */
-export async function statusCommand(targets: readonly string[], options: StatusOptions, io: CliIo, connect: Connect = connectTls): Promise<number> {
+export async function statusCommand(targets: readonly string[], options: StatusOptions, io: CliIo, connect: Connect = connectTls, readStore?: ReadStore): Promise<number> {
   try {
+    if (targets.length === 0 && options.server === undefined) throw new PluginInputError('give at least one TARGET (HOST[:PORT[/PROTO]]) or --server NAME');
+    if (options.server !== undefined && !SERVER_NAME_PATTERN.test(options.server)) throw new PluginInputError(`--server ${quoteUntrusted(options.server)} is not a server name such as EXCH01 or exch01.contoso.com`);
     const endpoints = targets.map((target) => {
       try {
         return parseTarget(target);
@@ -36,18 +50,19 @@ export async function statusCommand(targets: readonly string[], options: StatusO
     }
     const timeoutMs = seconds(options.timeout);
     const now = new Date();
-    const results = await verifyEndpoints(endpoints, undefined, { connect, clock: { now: () => now }, timeoutMs });
-    const judgments: Judgment[] = results.map((result) =>
+    const [results, store] = await Promise.all([
+      verifyEndpoints(endpoints, undefined, { connect, clock: { now: () => now }, timeoutMs }),
+      options.server === undefined ? undefined : judgeServerStore({ ...options, server: options.server }, io, now, fixed, readStore),
+    ]);
+    const endpointJudgments: Judgment[] = results.map((result) =>
       result.handshake
         ? judgeExpiry({ label: result.label, thumbprint: result.handshake.certificate.thumbprint, notBefore: result.handshake.certificate.notBefore, notAfter: result.handshake.certificate.notAfter }, now, fixed)
         : { label: result.label, state: 'UNKNOWN', reason: result.error ?? 'not checked' },
     );
+    const judgments = [...endpointJudgments, ...(store?.judgments ?? [])];
     const state = overallState(judgments);
     if (options.json) {
-      const endpointsJson = judgments.map((judgment) =>
-        judgment.state === 'UNKNOWN' ? judgment : { ...judgment, notBefore: judgment.notBefore.toISOString(), notAfter: judgment.notAfter.toISOString() },
-      );
-      io.stdout.write(`${toSafeJson({ state, exitCode: MONITORING_EXIT_CODES[state], endpoints: endpointsJson })}\n`);
+      io.stdout.write(`${toSafeJson({ state, exitCode: MONITORING_EXIT_CODES[state], endpoints: endpointJudgments.map(judgmentToJson), ...(store ? { store: store.json } : {}) })}\n`);
     } else {
       io.stdout.write(formatPluginOutput(judgments));
     }
@@ -57,6 +72,33 @@ export async function statusCommand(targets: readonly string[], options: StatusO
     io.stdout.write(formatPluginFailure(reason));
     return MONITORING_EXIT_CODES.UNKNOWN;
   }
+}
+
+/**
+ * The server's certificates judged like endpoints; a store that cannot be read is one UNKNOWN
+ * judgment, whatever the endpoints say.
+ */
+async function judgeServerStore(request: StoreRequest, io: CliIo, now: Date, fixed: FixedThresholds, readStore: ReadStore | undefined): Promise<StoreResult> {
+  try {
+    // Loaded only with --server: a plain endpoint check starts no faster than it must.
+    const read = readStore ?? (await import('../server-store.js')).readServerStore;
+    const { judgeStore } = await import('../../tls/store.js');
+    const judged = judgeStore(request.server, await read(request, io, detectTerminal(io)), now, fixed);
+    return {
+      judgments: judged.map(({ judgment }) => judgment),
+      json: {
+        server: request.server,
+        certificates: judged.map(({ judgment, certificate }) => ({ ...judgmentToJson(judgment), thumbprint: certificate.thumbprint, subject: certificate.subject, services: certificate.services, uses: certificate.uses, inStore: certificate.inStore })),
+      },
+    };
+  } catch (error) {
+    const reason = error instanceof UserError ? `${error.message}${error.hint ? ` (${error.hint})` : ''}` : `internal error: ${messageOf(error)}`;
+    return { judgments: [{ label: `${request.server} certificate store`, state: 'UNKNOWN', kind: 'unjudged', reason: `cannot be read: ${reason}` }], json: { server: request.server, error: reason, certificates: [] } };
+  }
+}
+
+function judgmentToJson(judgment: Judgment): Record<string, unknown> {
+  return judgment.state === 'UNKNOWN' ? { ...judgment } : { ...judgment, notBefore: judgment.notBefore.toISOString(), notAfter: judgment.notAfter.toISOString() };
 }
 
 function days<K extends keyof FixedThresholds>(text: string | undefined, flag: string, key: K): Partial<Record<K, number>> {

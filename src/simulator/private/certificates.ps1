@@ -80,7 +80,8 @@ function Import-ExchangeCertificate {
                 throw (New-SimError -Message ('Cannot import certificate. A certificate with the thumbprint ' + $thumbprint + ' already exists.') -ErrorId 'CertificateAlreadyExists' -Category ResourceExists -Target $thumbprint)
             }
             if (-not $sim.Cmdlet.ShouldProcess($thumbprint, 'Import certificate')) { return }
-            $record = ConvertTo-SimCertificateRecord -Certificate $x509 -FriendlyName ([string]$FriendlyName) -PrivateKeyExportable $PrivateKeyExportable
+            $chain = @(Get-SimPfxChain -FileData $FileData -Password $Password -Thumbprint $thumbprint)
+            $record = ConvertTo-SimCertificateRecord -Certificate $x509 -FriendlyName ([string]$FriendlyName) -PrivateKeyExportable $PrivateKeyExportable -Chain $chain
         } finally {
             $x509.Reset()
         }

@@ -10,6 +10,7 @@ $script:Layouts = [ordered]@{
     'non-exportable'            = 'the old public certificate''s key is not exportable (Import-ExchangeCertificate''s default)'
     'require-ssl-off'           = 'Default Web Site has Require SSL off (an HTTP-to-HTTPS redirect set-up)'
     'hybrid-connectors'         = 'a send connector and a receive connector whose TlsCertificateName names the old public certificate'
+    'smtp-namespace'            = 'the receive connectors on 25 and 587 have the namespace as their FQDN, so SMTP offers the public certificate'
 }
 
 # Name, display name, start type of a Mailbox server's services (Exchange 2019).
@@ -86,8 +87,11 @@ function New-SimMailboxRoles {
 }
 
 function New-SimReceiveConnector {
-    param([string]$Name, [string[]]$Bindings, [string]$Role, [string]$TlsCertificateName = '')
-    return [pscustomobject][ordered]@{ name = $Name; bindings = $Bindings; transportRole = $Role; tlsCertificateName = $TlsCertificateName; requireTLS = $false; enabled = $true; comment = '' }
+    # Without -Fqdn the connector has none, and announces (and picks its certificate by) the server's FQDN.
+    param([string]$Name, [string[]]$Bindings, [string]$Role, [string]$TlsCertificateName = '', [string]$Fqdn = '')
+    $connector = [pscustomobject][ordered]@{ name = $Name; bindings = $Bindings; transportRole = $Role; tlsCertificateName = $TlsCertificateName; requireTLS = $false; enabled = $true; comment = '' }
+    if ($Fqdn) { Set-SimValue $connector 'fqdn' $Fqdn }
+    return $connector
 }
 
 function New-SimQueue {
@@ -144,13 +148,17 @@ function New-SimMailboxServer {
     Set-SimValue $server 'roles' (New-SimMailboxRoles)
     $frontendTls = ''
     if ($Layouts -contains 'hybrid-connectors') { $frontendTls = Get-SimTlsCertificateName -Record $Public }
+    $clientFqdn = ''
+    if ($Layouts -contains 'smtp-namespace') { $clientFqdn = $Fqdn }
     Set-SimValue $server 'receiveConnectors' @(
         (New-SimReceiveConnector -Name ('Default ' + $Name) -Bindings @('0.0.0.0:2525', '[::]:2525') -Role 'HubTransport'),
         (New-SimReceiveConnector -Name ('Client Proxy ' + $Name) -Bindings @('0.0.0.0:465', '[::]:465') -Role 'HubTransport'),
-        (New-SimReceiveConnector -Name ('Default Frontend ' + $Name) -Bindings @('0.0.0.0:25', '[::]:25') -Role 'FrontendTransport' -TlsCertificateName $frontendTls),
+        (New-SimReceiveConnector -Name ('Default Frontend ' + $Name) -Bindings @('0.0.0.0:25', '[::]:25') -Role 'FrontendTransport' -TlsCertificateName $frontendTls -Fqdn $clientFqdn),
         (New-SimReceiveConnector -Name ('Outbound Proxy Frontend ' + $Name) -Bindings @('0.0.0.0:717', '[::]:717') -Role 'FrontendTransport'),
-        (New-SimReceiveConnector -Name ('Client Frontend ' + $Name) -Bindings @('0.0.0.0:587', '[::]:587') -Role 'FrontendTransport')
+        (New-SimReceiveConnector -Name ('Client Frontend ' + $Name) -Bindings @('0.0.0.0:587', '[::]:587') -Role 'FrontendTransport' -Fqdn $clientFqdn)
     )
+    # The transport services run: each connector serves what they picked when they started.
+    Update-SimSmtpCertificate -Server $server -All
     $queues = @(
         (New-SimQueue -Server $Name -Id 'Submission' -DeliveryType 'Undefined' -Status 'Ready' -Count 0 -NextHop 'Submission'),
         (New-SimQueue -Server $Name -Id '1' -DeliveryType 'MapiDelivery' -Status 'Active' -Count 8 -NextHop 'mailbox database 01'),
@@ -177,6 +185,7 @@ function New-SimEdgeServer {
     Set-SimValue $server 'services' @(New-SimServices -Table $script:EdgeServiceTable -Layouts @())
     Set-SimValue $server 'roles' @([pscustomobject][ordered]@{ role = 'Edge Transport Server Role'; requiredServices = @('ADAM_MSExchange', 'MSExchangeEdgeCredential', 'MSExchangeServiceHost', 'MSExchangeTransport', 'MSExchangeTransportLogSearch') })
     Set-SimValue $server 'receiveConnectors' @(New-SimReceiveConnector -Name ('Default internal receive connector ' + $Name) -Bindings @('0.0.0.0:25', '[::]:25') -Role 'HubTransport')
+    Update-SimSmtpCertificate -Server $server -All
     Set-SimValue $server 'queues' @(
         (New-SimQueue -Server $Name -Id 'Submission' -DeliveryType 'Undefined' -Status 'Ready' -Count 0 -NextHop 'Submission'),
         (New-SimQueue -Server $Name -Id '1' -DeliveryType 'DnsConnectorDelivery' -Status 'Active' -Count 2 -NextHop 'fabrikam.com'),

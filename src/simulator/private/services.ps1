@@ -49,6 +49,7 @@ function Start-SimService {
     }
     $Service.status = 'Running'
     Update-SimProtocolCertificate -Server $Server -ServiceName $Service.name
+    Update-SimSmtpCertificate -Server $Server -ServiceName $Service.name
     return $true
 }
 

@@ -53,9 +53,10 @@ function New-ExchCertSimulatorState {
 
     $publicUntil = $now.AddDays($ExpiresInDays)
     $made = New-Object -TypeName System.Collections.Generic.List[object]
-    $x509 = New-SimX509Certificate -Subject ('CN=' + $Fqdn) -DnsName @($Fqdn, ('autodiscover.' + $Domain)) -NotBefore $publicUntil.AddDays(-365) -NotAfter $publicUntil -Issuer 'CN=DigiCert Global G2 TLS RSA SHA256 2020 CA1, O=DigiCert Inc, C=US'
+    $publicIssuer = 'CN=DigiCert Global G2 TLS RSA SHA256 2020 CA1, O=DigiCert Inc, C=US'
+    $x509 = New-SimX509Certificate -Subject ('CN=' + $Fqdn) -DnsName @($Fqdn, ('autodiscover.' + $Domain)) -NotBefore $publicUntil.AddDays(-365) -NotAfter $publicUntil -Issuer $publicIssuer
     $made.Add($x509)
-    $public = ConvertTo-SimCertificateRecord -Certificate $x509 -FriendlyName ($Fqdn + ' (DigiCert)')
+    $public = ConvertTo-SimCertificateRecord -Certificate $x509 -FriendlyName ($Fqdn + ' (DigiCert)') -Chain @([Convert]::ToBase64String((Get-SimIssuer -Name $publicIssuer).RawData))
     $x509 = New-SimX509Certificate -Subject 'CN=Microsoft Exchange Server Auth Certificate' -NotBefore $now.AddYears(-1) -NotAfter $now.AddYears(4)
     $made.Add($x509)
     $auth = ConvertTo-SimCertificateRecord -Certificate $x509 -FriendlyName 'Microsoft Exchange Server Auth Certificate' -PrivateKeyExportable $true -Services @('SMTP')

@@ -1,7 +1,8 @@
 # ExchCertSimulator: the transport service (Get-/Set-TransportService, the
-# internal transport certificate) and the POP3/IMAP4 settings
-# (Get-/Set-PopSettings, Get-/Set-ImapSettings), with the rule that decides
-# which certificate POP and IMAP serve. The many Set-* parameters the
+# internal transport certificate), the certificate each receive connector
+# serves for STARTTLS, and the POP3/IMAP4 settings (Get-/Set-PopSettings,
+# Get-/Set-ImapSettings), with the rule that decides which certificate POP and
+# IMAP serve. The many Set-* parameters the
 # simulator does not act on are accepted and ignored, as declared by
 # Microsoft's reference.
 
@@ -86,6 +87,54 @@ function Set-TransportService {
     Invoke-SimCommand -SimCmdlet $PSCmdlet -SimKind Exchange -SimServer $Identity -SimBody {
         param($sim)
         $null = $sim.Cmdlet.ShouldProcess($sim.Server.name, 'Set transport service settings (not simulated: accepted and ignored)')
+    }
+}
+
+#endregion
+
+#region The certificate each receive connector serves for STARTTLS
+
+function Get-SimConnectorServiceName {
+    # The transport service that runs a receive connector: on a Mailbox server the Front End
+    # Transport service runs the FrontendTransport connectors (25, 587, 717) and the Transport
+    # service the HubTransport ones (2525, 465); an Edge server has only the Transport service.
+    param($Connector)
+    if ([string]$Connector.transportRole -eq 'FrontendTransport') { return 'MSExchangeFrontEndTransport' }
+    return 'MSExchangeTransport'
+}
+
+function Resolve-SimSmtpCertificate {
+    # The certificate a receive connector offers with STARTTLS, as its transport service picks it
+    # when it starts: among valid certificates with a private key enabled for SMTP, the one
+    # TlsCertificateName names ('<I>issuer<S>subject'), else those covering the connector's FQDN
+    # (the server's FQDN when the connector has none); CA-issued before self-signed, then the one
+    # that expires last. $null when none qualifies: the connector then offers no STARTTLS.
+    param($Server, $Connector)
+    $name = [string](Get-SimValue $Connector 'tlsCertificateName' '')
+    $fqdn = [string](Get-SimValue $Connector 'fqdn' '')
+    if (-not $fqdn) { $fqdn = [string]$Server.fqdn }
+    $candidates = @($Server.certificates | Where-Object {
+            $record = $_
+            (Get-SimCertificateStatus -Record $record) -eq 'Valid' -and [bool]$record.hasPrivateKey -and @($record.services) -contains 'SMTP' -and $(
+                if ($name) { Test-SimName (Get-SimTlsCertificateName -Record $record) $name }
+                else { @($record.certificateDomains | Where-Object { Test-SimNameCovered -Pattern $_ -Name $fqdn }).Count -gt 0 }
+            )
+        } | Sort-Object -Property @{ Expression = { [bool]$_.isSelfSigned } }, @{ Expression = { ConvertTo-SimDate $_.notAfter }; Descending = $true })
+    if ($candidates.Count -eq 0) { return $null }
+    return $candidates[0]
+}
+
+function Update-SimSmtpCertificate {
+    # Called when a service starts (and for a new server, with -All): each receive connector run by
+    # that service serves, from now on, the certificate Resolve-SimSmtpCertificate picks. Changes
+    # to certificates and connectors reach SMTP clients only through such a start.
+    param($Server, [string]$ServiceName, [switch]$All)
+    foreach ($connector in @(Get-SimValue $Server 'receiveConnectors' @())) {
+        if (-not $All -and -not (Test-SimName (Get-SimConnectorServiceName -Connector $connector) $ServiceName)) { continue }
+        $record = Resolve-SimSmtpCertificate -Server $Server -Connector $connector
+        $thumbprint = ''
+        if ($null -ne $record) { $thumbprint = [string]$record.thumbprint }
+        Set-SimValue $connector 'activeCertificateThumbprint' $thumbprint
     }
 }
 

@@ -1,6 +1,7 @@
 # ExchCertSimulator: real X.509 certificates (generated with .NET
-# CertificateRequest, stored as PKCS#12), the state's certificate records, and
-# the ExchangeCertificate objects Get-ExchangeCertificate returns.
+# CertificateRequest, stored as PKCS#12, with the chain a PFX brought), the
+# state's certificate records, and the ExchangeCertificate objects
+# Get-ExchangeCertificate returns.
 
 # Issuing CAs made during this session, by distinguished name (key generation is the slow part).
 $script:Issuers = @{}
@@ -108,7 +109,8 @@ function ConvertTo-SimCertificateRecord {
         [string]$FriendlyName = '',
         [bool]$PrivateKeyExportable = $false,
         [string[]]$Services = @(),
-        [string]$RootCAType
+        [string]$RootCAType,
+        [string[]]$Chain = @()
     )
     $selfSigned = ($Certificate.Subject -eq $Certificate.Issuer)
     if (-not $RootCAType) { if ($selfSigned) { $RootCAType = 'Registry' } else { $RootCAType = 'ThirdParty' } }
@@ -129,6 +131,22 @@ function ConvertTo-SimCertificateRecord {
         friendlyName         = $FriendlyName
         rootCAType           = $RootCAType
         pfx                  = [Convert]::ToBase64String($pfx)
+        chain                = @($Chain)
+    }
+}
+
+function Get-SimPfxChain {
+    # The other certificates of a PFX (its chain), base64 DER: Windows puts them into its CA stores
+    # on import, and then sends them with the certificate in TLS handshakes.
+    param([byte[]]$FileData, [System.Security.SecureString]$Password, [string]$Thumbprint)
+    $collection = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2Collection
+    $collection.Import($FileData, (ConvertTo-SimPlainText -SecureString $Password), [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::DefaultKeySet)
+    try {
+        foreach ($certificate in $collection) {
+            if ($certificate.Thumbprint.ToUpperInvariant() -ne $Thumbprint) { [Convert]::ToBase64String($certificate.RawData) }
+        }
+    } finally {
+        foreach ($certificate in $collection) { $certificate.Reset() }
     }
 }
 

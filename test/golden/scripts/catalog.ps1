@@ -243,7 +243,7 @@ Connect-ExchCertExchange
 
 # ---- steps ----
 try {
-# [1/19] preflight: Find every use of the old certificate and decide how the new one takes it over (changes nothing)
+# [1/20] preflight: Find every use of the old certificate and decide how the new one takes it over (changes nothing)
 Invoke-ExchCertStep -Id 'preflight' -ReadOnly -Exchange -Body {
     $server = 'exch01.contoso.com'
     $requested = @('IIS','SMTP')
@@ -354,7 +354,9 @@ Invoke-ExchCertStep -Id 'preflight' -ReadOnly -Exchange -Body {
                 $transportTarget = $newThumbprint
                 Add-Decision ('the internal transport certificate moves to the new certificate ' + $newThumbprint + ', as asked')
             } else {
-                $candidate = @($store | Where-Object { [bool]$_.IsSelfSigned -and [bool]$_.HasPrivateKey -and [string]$_.Status -eq 'Valid' -and ([string]$_.Thumbprint).ToUpperInvariant() -ne $oldThumbprint -and ([datetime]$_.NotAfter).ToUniversalTime() -gt [datetime]::UtcNow.AddDays(30) } | Sort-Object -Property NotAfter -Descending) | Select-Object -First 1
+                # The Exchange self-signed certificate (CN=<server>) first; never the Auth certificate.
+                $authThumbprints = @([string]$auth.CurrentCertificateThumbprint, [string]$auth.NextCertificateThumbprint, [string]$auth.PreviousCertificateThumbprint) | Where-Object { $_ } | ForEach-Object { $_.ToUpperInvariant() }
+                $candidate = @($store | Where-Object { [bool]$_.IsSelfSigned -and [bool]$_.HasPrivateKey -and [string]$_.Status -eq 'Valid' -and ([string]$_.Thumbprint).ToUpperInvariant() -ne $oldThumbprint -and $authThumbprints -notcontains ([string]$_.Thumbprint).ToUpperInvariant() -and ([datetime]$_.NotAfter).ToUniversalTime() -gt [datetime]::UtcNow.AddDays(30) } | Sort-Object -Property @{ Expression = { [string]$_.Subject -eq ('CN=' + $server.Split('.')[0]) }; Descending = $true }, @{ Expression = { [datetime]$_.NotAfter }; Descending = $true }) | Select-Object -First 1
                 if ($candidate) {
                     $transportTarget = ([string]$candidate.Thumbprint).ToUpperInvariant()
                     Add-Decision ('the internal transport certificate moves from the old certificate to the Exchange self-signed certificate ' + $transportTarget + ', as Microsoft advises')
@@ -401,7 +403,7 @@ Invoke-ExchCertStep -Id 'preflight' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'decisions' -Value @($decisions)
 }
 
-# [2/19] create: Create a self-signed certificate for EXCH01, exch01.contoso.local
+# [2/20] create: Create a self-signed certificate for EXCH01, exch01.contoso.local
 Invoke-ExchCertStep -Id 'create' -Exchange -Body {
     $certificate = New-ExchangeCertificate -Server 'exch01.contoso.com' -SubjectName 'CN=EXCH01' -DomainName @('EXCH01','exch01.contoso.local') -FriendlyName 'Back end' -PrivateKeyExportable $false -KeySize 4096 -Services 'None' -Force -ErrorAction 'Stop'
     if (-not $certificate -or -not (Find-ExchCertCertificate -Server 'exch01.contoso.com' -Thumbprint ([string]$certificate.Thumbprint))) { throw 'exch-cert: New-ExchangeCertificate reported no error, but the new certificate is not in the store' }
@@ -409,7 +411,7 @@ Invoke-ExchCertStep -Id 'create' -Exchange -Body {
     Set-ExchCertOutput -Name 'thumbprint' -Value ([string]$certificate.Thumbprint)
 }
 
-# [3/19] import: Import the certificate from C:\certs\new.pfx
+# [3/20] import: Import the certificate from C:\certs\new.pfx
 Invoke-ExchCertStep -Id 'import' -Exchange -Body {
     $bytes = [System.IO.File]::ReadAllBytes((Resolve-ExchCertPath -Path 'C:\certs\new.pfx'))
     $pfx = Read-ExchCertPfx -Bytes $bytes -Password $ExchCert.Secrets['pfxPassword']
@@ -427,7 +429,7 @@ Invoke-ExchCertStep -Id 'import' -Exchange -Body {
     Set-ExchCertOutput -Name 'thumbprint' -Value $thumbprint
 }
 
-# [4/19] find-by-thumbprint: Find certificate <import.thumbprint>
+# [4/20] find-by-thumbprint: Find certificate <import.thumbprint>
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'find-by-thumbprint' -ReadOnly -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -444,7 +446,7 @@ Invoke-ExchCertStep -Id 'find-by-thumbprint' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value ([string]$certificate.Services)
 }
 
-# [5/19] find-loopback: Find the certificate bound to Default Web Site 127.0.0.1:443
+# [5/20] find-loopback: Find the certificate bound to Default Web Site 127.0.0.1:443
 Invoke-ExchCertStep -Id 'find-loopback' -ReadOnly -Exchange -Body {
     $thumbprint = [string](Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @('Default Web Site', 443, '127.0.0.1', $true) -ScriptBlock {
         param($Site, $Port, $Ip, $AllowMissing)
@@ -474,7 +476,47 @@ Invoke-ExchCertStep -Id 'find-loopback' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value ([string]$certificate.Services)
 }
 
-# [6/19] enable-smtp-only: Enable the certificate for SMTP
+# [6/20] in-use: List the certificates exch01.contoso.com uses
+Invoke-ExchCertStep -Id 'in-use' -ReadOnly -Exchange -Body {
+    $uses = [ordered]@{}
+    $addUse = { param($Thumbprint, $Use) $key = ([string]$Thumbprint).ToUpperInvariant(); if (-not $key) { return }; if (-not $uses.Contains($key)) { $uses[$key] = New-Object -TypeName 'System.Collections.Generic.List[string]' }; $uses[$key].Add($Use) }
+    $store = @(Get-ExchangeCertificate -Server 'exch01.contoso.com' -ErrorAction 'Stop')
+    foreach ($certificate in $store) { foreach ($service in @(([string]$certificate.Services) -split ',' | ForEach-Object { $_.Trim() } | Where-Object { $_ -and $_ -ne 'None' -and $_ -ne 'IIS' })) { & $addUse $certificate.Thumbprint $service } }
+    & $addUse ([string](Get-TransportService -Identity 'exch01' -ErrorAction 'Stop').InternalTransportCertificateThumbprint) 'internal transport'
+    $auth = Get-AuthConfig -ErrorAction 'Stop'
+    & $addUse ([string]$auth.CurrentCertificateThumbprint) 'Auth'
+    & $addUse ([string]$auth.NextCertificateThumbprint) 'Auth (next)'
+    $bindings = @(Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @() -ScriptBlock {
+        param()
+        $ErrorActionPreference = 'Stop'
+        if (-not (Get-Command -Name 'Get-WebBinding' -ErrorAction SilentlyContinue)) { Import-Module WebAdministration }
+        foreach ($binding in @(Get-WebBinding -Protocol 'https')) {
+            $site = ''
+            if ([string]$binding.ItemXPath -match "@name='([^']*)'") { $site = $Matches[1] }
+            [pscustomobject]@{ Thumbprint = [string]$binding.certificateHash; Use = ('IIS ' + $site + ' ' + [string]$binding.bindingInformation) }
+        }
+    })
+    foreach ($binding in $bindings) { & $addUse $binding.Thumbprint $binding.Use }
+    $records = New-Object -TypeName System.Collections.Generic.List[string]
+    foreach ($thumbprint in @($uses.Keys)) {
+        $certificate = @($store | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq $thumbprint }) | Select-Object -First 1
+        $record = [ordered]@{ thumbprint = $thumbprint; subject = ''; notBefore = ''; notAfter = ''; services = ''; uses = [string[]]$uses[$thumbprint].ToArray(); inStore = [bool]$certificate }
+        if ($certificate) {
+            $record.subject = [string]$certificate.Subject
+            $record.notBefore = ([datetime]$certificate.NotBefore).ToUniversalTime().ToString('o')
+            $record.notAfter = ([datetime]$certificate.NotAfter).ToUniversalTime().ToString('o')
+            $record.services = [string]$certificate.Services
+        }
+        $validity = 'not in the store'
+        if ($certificate) { $validity = $record.subject + ', valid until ' + $record.notAfter }
+        Write-Host ('exch-cert: ' + $thumbprint + ' (' + $validity + '): ' + ($record.uses -join ', '))
+        $records.Add((ConvertTo-Json -InputObject $record -Compress))
+    }
+    Set-ExchCertOutput -Name 'certificates' -Value $records
+    Set-ExchCertOutput -Name 'thumbprints' -Value ([string[]]@($uses.Keys))
+}
+
+# [7/20] enable-smtp-only: Enable the certificate for SMTP
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'enable-smtp-only' -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -496,7 +538,7 @@ Invoke-ExchCertStep -Id 'enable-smtp-only' -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value $services
 }
 
-# [7/19] enable: Enable the certificate for IIS, POP, IMAP, SMTP
+# [8/20] enable: Enable the certificate for IIS, POP, IMAP, SMTP
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'enable' -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -538,7 +580,7 @@ Invoke-ExchCertStep -Id 'enable' -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value $services
 }
 
-# [8/19] bind-back-end: Bind Exchange Back End *:444 to certificate <create.thumbprint>
+# [9/20] bind-back-end: Bind Exchange Back End *:444 to certificate <create.thumbprint>
 #   known at run time: steps.create.outputs.thumbprint
 Invoke-ExchCertStep -Id 'bind-back-end' -Body {
     $result = Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(@(('Exchange Back End' + '|' + '*' + ':' + 444 + ':')), (Get-ExchCertOutput -Step 'create' -Name 'thumbprint')) -ScriptBlock {
@@ -588,7 +630,7 @@ Invoke-ExchCertStep -Id 'bind-back-end' -Body {
     Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)
 }
 
-# [9/19] pop-only: Set the POP certificate name to mail.contoso.com
+# [10/20] pop-only: Set the POP certificate name to mail.contoso.com
 Invoke-ExchCertStep -Id 'pop-only' -Exchange -Body {
     $name = 'mail.contoso.com'
     $changed = $false
@@ -601,7 +643,7 @@ Invoke-ExchCertStep -Id 'pop-only' -Exchange -Body {
     Set-ExchCertOutput -Name 'changed' -Value $changed
 }
 
-# [10/19] restart: Restart MSExchangePop3, MSExchangePOP3BE
+# [11/20] restart: Restart MSExchangePop3, MSExchangePOP3BE
 #   known at run time: steps.preflight.outputs.runningServices
 #   exch-cert: timeout 90s; 2 retries, 15s apart
 Invoke-ExchCertStep -Id 'restart' -Body {
@@ -624,7 +666,7 @@ Invoke-ExchCertStep -Id 'restart' -Body {
     Set-ExchCertOutput -Name 'restarted' -Value $restarted
 }
 
-# [11/19] bind-moved: Bind <preflight.bindings> to certificate <import.thumbprint>
+# [12/20] bind-moved: Bind <preflight.bindings> to certificate <import.thumbprint>
 #   known at run time: steps.preflight.outputs.bindings, steps.import.outputs.thumbprint, steps.preflight.outputs.renew, steps.enable.outputs.changed
 Invoke-ExchCertStep -Id 'bind-moved' -When { (Test-ExchCertOutput -Step 'preflight' -Name 'renew') -or (Test-ExchCertOutput -Step 'enable' -Name 'changed') } -Body {
     $result = Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @((Get-ExchCertOutput -Step 'preflight' -Name 'bindings'), (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')) -ScriptBlock {
@@ -674,7 +716,7 @@ Invoke-ExchCertStep -Id 'bind-moved' -When { (Test-ExchCertOutput -Step 'preflig
     Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)
 }
 
-# [12/19] transport: Make <preflight.internalTransport> the internal transport certificate
+# [13/20] transport: Make <preflight.internalTransport> the internal transport certificate
 #   known at run time: steps.preflight.outputs.internalTransport, steps.preflight.outputs.createInternalTransport
 Invoke-ExchCertStep -Id 'transport' -Exchange -Body {
     $wanted = ([string](Get-ExchCertOutput -Step 'preflight' -Name 'internalTransport')).ToUpperInvariant()
@@ -698,7 +740,7 @@ Invoke-ExchCertStep -Id 'transport' -Exchange -Body {
     Set-ExchCertOutput -Name 'changed' -Value ($global:ExchCert.Current.Status -eq 'changed')
 }
 
-# [13/19] connectors: Make the connectors <preflight.connectors> name certificate <import.thumbprint>
+# [14/20] connectors: Make the connectors <preflight.connectors> name certificate <import.thumbprint>
 #   known at run time: steps.preflight.outputs.connectors, steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'connectors' -Exchange -Body {
     $certificate = Find-ExchCertCertificate -Server 'exch01.contoso.com' -Thumbprint (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -725,7 +767,7 @@ Invoke-ExchCertStep -Id 'connectors' -Exchange -Body {
     if ($changed) { Write-Warning 'exch-cert: connectors changed; in a hybrid organisation, run the Hybrid Configuration Wizard again' }
 }
 
-# [14/19] iis: Restart IIS on exch01.contoso.com
+# [15/20] iis: Restart IIS on exch01.contoso.com
 Invoke-ExchCertStep -Id 'iis' -Body {
     try {
         Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @() -ScriptBlock {
@@ -741,7 +783,7 @@ Invoke-ExchCertStep -Id 'iis' -Body {
 }
 
 try {
-# [15/19] health: Check that the required Exchange services run on exch01.contoso.com
+# [16/20] health: Check that the required Exchange services run on exch01.contoso.com
 #   exch-cert: continues on error
 Invoke-ExchCertStep -Id 'health' -ReadOnly -Exchange -Body {
     $problems = @()
@@ -760,7 +802,7 @@ catch {
     Write-Warning ('exch-cert: step health failed, continuing (continueOnError): ' + $_.Exception.Message)
 }
 
-# [16/19] backup: Back up certificate <find-loopback.thumbprint> to D:\backup\old.pfx
+# [17/20] backup: Back up certificate <find-loopback.thumbprint> to D:\backup\old.pfx
 #   known at run time: steps.find-loopback.outputs.thumbprint
 Invoke-ExchCertStep -Id 'backup' -ReadOnly -Exchange -Body {
     $thumbprint = ([string](Get-ExchCertOutput -Step 'find-loopback' -Name 'thumbprint')).ToUpperInvariant()
@@ -790,7 +832,7 @@ Invoke-ExchCertStep -Id 'backup' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'path' -Value $path
 }
 
-# [17/19] remove: Remove certificate <find-loopback.thumbprint>
+# [18/20] remove: Remove certificate <find-loopback.thumbprint>
 #   known at run time: steps.find-loopback.outputs.thumbprint, steps.backup.outputs.path
 #   exch-cert: asks for confirmation (destructive)
 Invoke-ExchCertStep -Id 'remove' -Exchange -Body {
@@ -823,7 +865,7 @@ Invoke-ExchCertStep -Id 'remove' -Exchange -Body {
     Write-Host ('exch-cert: removed ' + $thumbprint)
 }
 
-# [18/19] script-here: Run a custom PowerShell script
+# [19/20] script-here: Run a custom PowerShell script
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'script-here' -Body {
 $ExchCertArguments = @{ 'count' = 3; 'names' = @('a','b'); 'flag' = $false; 'thumb' = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint') }
@@ -837,7 +879,7 @@ Set-ExchCertOutput -Name 'queueLength' -Value ([string]$length)
 
 }
 
-# [19/19] script-on-host: Run a custom PowerShell script
+# [20/20] script-on-host: Run a custom PowerShell script
 #   known at run time: steps.find-loopback.outputs.found
 Invoke-ExchCertStep -Id 'script-on-host' -When { (Test-ExchCertOutput -Step 'find-loopback' -Name 'found') } -Body {
 Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(,@{}) -ScriptBlock {

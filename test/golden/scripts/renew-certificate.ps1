@@ -371,7 +371,9 @@ Invoke-ExchCertStep -Id 'preflight' -ReadOnly -Exchange -Body {
                 $transportTarget = $newThumbprint
                 Add-Decision ('the internal transport certificate moves to the new certificate ' + $newThumbprint + ', as asked')
             } else {
-                $candidate = @($store | Where-Object { [bool]$_.IsSelfSigned -and [bool]$_.HasPrivateKey -and [string]$_.Status -eq 'Valid' -and ([string]$_.Thumbprint).ToUpperInvariant() -ne $oldThumbprint -and ([datetime]$_.NotAfter).ToUniversalTime() -gt [datetime]::UtcNow.AddDays(30) } | Sort-Object -Property NotAfter -Descending) | Select-Object -First 1
+                # The Exchange self-signed certificate (CN=<server>) first; never the Auth certificate.
+                $authThumbprints = @([string]$auth.CurrentCertificateThumbprint, [string]$auth.NextCertificateThumbprint, [string]$auth.PreviousCertificateThumbprint) | Where-Object { $_ } | ForEach-Object { $_.ToUpperInvariant() }
+                $candidate = @($store | Where-Object { [bool]$_.IsSelfSigned -and [bool]$_.HasPrivateKey -and [string]$_.Status -eq 'Valid' -and ([string]$_.Thumbprint).ToUpperInvariant() -ne $oldThumbprint -and $authThumbprints -notcontains ([string]$_.Thumbprint).ToUpperInvariant() -and ([datetime]$_.NotAfter).ToUniversalTime() -gt [datetime]::UtcNow.AddDays(30) } | Sort-Object -Property @{ Expression = { [string]$_.Subject -eq ('CN=' + $server.Split('.')[0]) }; Descending = $true }, @{ Expression = { [datetime]$_.NotAfter }; Descending = $true }) | Select-Object -First 1
                 if ($candidate) {
                     $transportTarget = ([string]$candidate.Thumbprint).ToUpperInvariant()
                     Add-Decision ('the internal transport certificate moves from the old certificate to the Exchange self-signed certificate ' + $transportTarget + ', as Microsoft advises')
@@ -766,9 +768,9 @@ catch {
 # ---- onFailure steps: run only when a step fails ----
 try {
 # [onFailure 1/3] rebind-old: Put the old certificate back on the bindings the renewal moved
-#   known at run time: steps.preflight.outputs.rollbackBindings, steps.preflight.outputs.oldThumbprint, steps.bind.outputs.changed
+#   known at run time: steps.preflight.outputs.rollbackBindings, steps.preflight.outputs.oldThumbprint, steps.preflight.outputs.renew
 #   exch-cert: timeout 5m
-Invoke-ExchCertStep -Id 'rebind-old' -When { (Test-ExchCertOutput -Step 'bind' -Name 'changed') } -Body {
+Invoke-ExchCertStep -Id 'rebind-old' -When { (Test-ExchCertOutput -Step 'preflight' -Name 'renew') } -Body {
     $result = Invoke-ExchCertHost -Server 'EXCH01' -ArgumentList @((Get-ExchCertOutput -Step 'preflight' -Name 'rollbackBindings'), (Get-ExchCertOutput -Step 'preflight' -Name 'oldThumbprint')) -ScriptBlock {
         param($Targets, $Thumbprint)
         $ErrorActionPreference = 'Stop'
