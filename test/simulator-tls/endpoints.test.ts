@@ -8,6 +8,7 @@
 import { request } from 'node:https';
 import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
+import { connect as connectSecure } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulatedEndpointFor, startSimulatedEndpoints, type SimulatedEndpoint, type SimulatedEndpoints } from '../../src/simulator-tls/endpoints.js';
 import { connectTls } from '../../src/tls/connect.js';
@@ -237,7 +238,14 @@ Out-Result 'ok'`,
     const set = await startSimulatedEndpoints({ statePath: join(seed, 'state.json'), server: 'exch01' });
     const endpoint = target(listener(set, 993));
     expect((await served([endpoint]))[0]).toBe(made.public);
+    // A client still connected when the listeners close is disconnected.
+    const open = connectSecure({ host: '127.0.0.1', port: endpoint.port, servername: 'mail.contoso.com', rejectUnauthorized: false });
+    open.on('error', () => undefined);
+    const greeting = await new Promise<string>((resolve) => open.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1'))));
+    expect(greeting).toBe('* OK The Microsoft Exchange IMAP4 service is ready.\r\n');
+    const disconnected = new Promise<void>((resolve) => open.once('close', () => resolve()));
     await set.close();
+    await disconnected;
     expect((await served([endpoint]))[0]).toBe('unreachable: connection refused');
   });
 });
