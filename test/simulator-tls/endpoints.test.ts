@@ -232,10 +232,10 @@ Out-Result 'ok'`,
     expect(simulatedEndpointFor(set.endpoints, { host: 'mail.contoso.com', port: 8443, protocol: 'tls' })).toBeUndefined();
   });
 
-  it('refuses a state without the server, and stops listening on close', async () => {
+  it('finds the server by name or FQDN, refuses a state without it, and stops listening on close', async () => {
     await expect(startSimulatedEndpoints({ statePath: join(seed, 'state.json'), server: 'EXCH09' })).rejects.toThrow('the simulator state has no server "EXCH09"; it has EXCH01');
     await expect(startSimulatedEndpoints({ statePath: join(seed, 'missing.json'), server: 'EXCH01' })).rejects.toThrow('no such file');
-    const set = await startSimulatedEndpoints({ statePath: join(seed, 'state.json'), server: 'exch01' });
+    const set = await startSimulatedEndpoints({ statePath: join(seed, 'state.json'), server: 'exch01.contoso.com' });
     const endpoint = target(listener(set, 993));
     expect((await served([endpoint]))[0]).toBe(made.public);
     // A client still connected when the listeners close is disconnected.
