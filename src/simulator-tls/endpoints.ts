@@ -65,7 +65,8 @@ export async function startSimulatedEndpoints(options: StartOptions): Promise<Si
   const listeners: Server[] = [];
   const close = async (): Promise<void> => {
     const closed = listeners.map((listener) => new Promise<void>((done) => listener.close(() => done())));
-    for (const socket of sockets) socket.destroy();
+    // Newest first: a TLS socket owns the handle of the plain one it wraps, which must not go first (Node 20 crashes).
+    for (const socket of [...sockets].reverse()) socket.destroy();
     await Promise.all(closed);
   };
   const endpoints: SimulatedEndpoint[] = [];

@@ -71,7 +71,7 @@ export type SimulatedCertificate = z.output<typeof certificateSchema>;
 export type SimulatedConnector = z.output<typeof connectorSchema>;
 
 /**
- * One server of the state file, read now.
+ * One server of the state file (by name or FQDN), read now.
  * @throws InputError when the file cannot be read, is not a version 2 state, or lacks the server
  */
 export async function readSimulatedServer(statePath: string, serverName: string): Promise<SimulatedServer> {
@@ -88,7 +88,9 @@ export async function readSimulatedServer(statePath: string, serverName: string)
     const issue = parsed.error.issues[0];
     throw new InputError(`${quoteUntrusted(statePath)} is not a version 2 simulator state: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}`);
   }
-  const server = parsed.data.servers.find((candidate) => candidate.name.toLowerCase() === serverName.toLowerCase());
+  // By name or FQDN, as --server takes either.
+  const wanted = serverName.toLowerCase();
+  const server = parsed.data.servers.find((candidate) => candidate.name.toLowerCase() === wanted || candidate.fqdn.toLowerCase() === wanted);
   if (!server) {
     throw new InputError(`the simulator state has no server ${quoteUntrusted(serverName)}; it has ${parsed.data.servers.map((candidate) => candidate.name).join(', ')}`);
   }

@@ -8,6 +8,7 @@
 import { request } from 'node:https';
 import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
+import { connect as connectSecure } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulatedEndpointFor, startSimulatedEndpoints, type SimulatedEndpoint, type SimulatedEndpoints } from '../../src/simulator-tls/endpoints.js';
 import { connectTls } from '../../src/tls/connect.js';
@@ -231,13 +232,20 @@ Out-Result 'ok'`,
     expect(simulatedEndpointFor(set.endpoints, { host: 'mail.contoso.com', port: 8443, protocol: 'tls' })).toBeUndefined();
   });
 
-  it('refuses a state without the server, and stops listening on close', async () => {
+  it('finds the server by name or FQDN, refuses a state without it, and stops listening on close', async () => {
     await expect(startSimulatedEndpoints({ statePath: join(seed, 'state.json'), server: 'EXCH09' })).rejects.toThrow('the simulator state has no server "EXCH09"; it has EXCH01');
     await expect(startSimulatedEndpoints({ statePath: join(seed, 'missing.json'), server: 'EXCH01' })).rejects.toThrow('no such file');
-    const set = await startSimulatedEndpoints({ statePath: join(seed, 'state.json'), server: 'exch01' });
+    const set = await startSimulatedEndpoints({ statePath: join(seed, 'state.json'), server: 'exch01.contoso.com' });
     const endpoint = target(listener(set, 993));
     expect((await served([endpoint]))[0]).toBe(made.public);
+    // A client still connected when the listeners close is disconnected.
+    const open = connectSecure({ host: '127.0.0.1', port: endpoint.port, servername: 'mail.contoso.com', rejectUnauthorized: false });
+    open.on('error', () => undefined);
+    const greeting = await new Promise<string>((resolve) => open.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1'))));
+    expect(greeting).toBe('* OK The Microsoft Exchange IMAP4 service is ready.\r\n');
+    const disconnected = new Promise<void>((resolve) => open.once('close', () => resolve()));
     await set.close();
+    await disconnected;
     expect((await served([endpoint]))[0]).toBe('unreachable: connection refused');
   });
 });

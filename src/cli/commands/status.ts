@@ -1,4 +1,3 @@
-import { SERVER_NAME_PATTERN } from '../../actions/fields.js';
 import { UserError } from '../../errors.js';
 import { connectTls, type Connect } from '../../tls/connect.js';
 import { parseTarget } from '../../tls/endpoint.js';
@@ -36,7 +35,10 @@ class PluginInputError extends Error {}
 export async function statusCommand(targets: readonly string[], options: StatusOptions, io: CliIo, connect: Connect = connectTls, readStore?: ReadStore): Promise<number> {
   try {
     if (targets.length === 0 && options.server === undefined) throw new PluginInputError('give at least one TARGET (HOST[:PORT[/PROTO]]) or --server NAME');
-    if (options.server !== undefined && !SERVER_NAME_PATTERN.test(options.server)) throw new PluginInputError(`--server ${quoteUntrusted(options.server)} is not a server name such as EXCH01 or exch01.contoso.com`);
+    // What --server needs loads only with it: a plain endpoint check starts no slower than it must.
+    if (options.server !== undefined && !(await import('../../actions/fields.js')).SERVER_NAME_PATTERN.test(options.server)) {
+      throw new PluginInputError(`--server ${quoteUntrusted(options.server)} is not a server name such as EXCH01 or exch01.contoso.com`);
+    }
     const endpoints = targets.map((target) => {
       try {
         return parseTarget(target);
@@ -80,7 +82,6 @@ export async function statusCommand(targets: readonly string[], options: StatusO
  */
 async function judgeServerStore(request: StoreRequest, io: CliIo, now: Date, fixed: FixedThresholds, readStore: ReadStore | undefined): Promise<StoreResult> {
   try {
-    // Loaded only with --server: a plain endpoint check starts no faster than it must.
     const read = readStore ?? (await import('../server-store.js')).readServerStore;
     const { judgeStore } = await import('../../tls/store.js');
     const judged = judgeStore(request.server, await read(request, io, detectTerminal(io)), now, fixed);
