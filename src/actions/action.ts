@@ -1,5 +1,5 @@
 import type { Fields } from './fields.js';
-import type { ActionInput } from './input.js';
+import type { ActionInput, BoundValue } from './input.js';
 
 export type OutputType = 'string' | 'boolean' | 'list';
 
@@ -18,8 +18,12 @@ export interface ActionDefinition<F extends Fields = Fields> {
   readonly name: string;
   /** One line for `exch-cert actions`. */
   readonly summary: string;
-  /** Where the code acts: Exchange cmdlets, the server's operating system (services, IIS), or a raw script. */
-  readonly runsOn: 'exchange' | 'host' | 'script';
+  /**
+   * Where the code acts: Exchange cmdlets, the server's operating system (services, IIS), a raw
+   * script, or this machine (a step exch-cert runs itself, such as the TLS check from where clients
+   * connect: its block is only comments saying exactly what is done).
+   */
+  readonly runsOn: 'exchange' | 'host' | 'script' | 'local';
   /**
    * The Exchange cmdlets the compiled body calls: exactly these are imported from the Exchange
    * session, and they are checked against Microsoft's cmdlet reference.
@@ -42,8 +46,16 @@ export interface ActionDefinition<F extends Fields = Fields> {
   checkFields?(rawWith: Readonly<Record<string, unknown>>): string | undefined;
   /** The default title when a step has none. */
   title(input: ActionInput<Extract<keyof F, string>>): string;
-  /** The step body: PowerShell statements, unindented. Pure. */
+  /** The step body: PowerShell statements, unindented (for a local step, comments). Pure. */
   compile(input: ActionInput<Extract<keyof F, string>>): string;
+  /** For a local step: what exch-cert runs, with its inputs still bound (run-time values resolve when it runs). */
+  local?(input: ActionInput<Extract<keyof F, string>>): LocalInvocation;
+}
+
+/** A step exch-cert runs itself: the kind names the runner, the inputs are the step's bound fields. */
+export interface LocalInvocation {
+  readonly kind: string;
+  readonly inputs: Readonly<Record<string, BoundValue>>;
 }
 
 /** Declares an action with its field names checked by the compiler. */

@@ -12,6 +12,8 @@ import { preflightRenewal } from './catalog/preflight-renewal.js';
 import { setInternalTransportCertificate } from './catalog/set-internal-transport-certificate.js';
 import { startServices } from './catalog/start-services.js';
 import { updateConnectorCertificate } from './catalog/update-connector-certificate.js';
+import { probeTls } from './catalog/probe-tls.js';
+import { verifyTls } from './catalog/verify-tls.js';
 import { removeCertificate } from './catalog/remove-certificate.js';
 import { restartServices } from './catalog/restart-services.js';
 import { setPopImapCertificateName } from './catalog/set-pop-imap-certificate-name.js';
@@ -35,6 +37,8 @@ export const ACTIONS: readonly ActionDefinition[] = [
   bindIisCertificate,
   setInternalTransportCertificate,
   updateConnectorCertificate,
+  probeTls,
+  verifyTls,
   powershell,
 ] as ActionDefinition[];
 

@@ -10,6 +10,7 @@ import type { Plan } from '../plan/compile.js';
 import type { RunOptions } from './commands/run.js';
 import { canPrompt, promptForStep } from './confirm.js';
 import { ensureWritableDirectory } from './files.js';
+import { createLocalSteps } from './local-steps.js';
 import { Interrupts } from './interrupt.js';
 import { displayPath } from './load-plan.js';
 import { FanOut, JsonReporter } from './reporters/json.js';
@@ -98,6 +99,7 @@ export async function runLive(plan: Plan, options: LiveOptions, io: CliIo, termi
         clock: realClock,
         runner,
         journalProblem: () => journal.problem,
+        localSteps: createLocalSteps(options.simulateState !== undefined ? { statePath: options.simulateState, server: plan.connection.server } : undefined),
         ...(summarize ? { summarize } : {}),
         ...(resume ? { resume } : {}),
         confirm: async (step, values) => {

@@ -32,14 +32,15 @@ export const STORE_RUNBOOK = 'server-certificates';
  */
 export async function readServerStore(request: StoreRequest, io: CliIo, terminal: Terminal): Promise<StoreCertificate[]> {
   const simulateState = simulationState(request, io.cwd);
-  if (simulateState !== undefined && request.connect !== undefined) throw new InputError('--simulate sets the connection itself; leave out --connect');
+  if (simulateState !== undefined && request.connect !== undefined && request.connect !== 'remote') throw new InputError('--simulate sets the connection itself; leave out --connect');
   const { plan } = await loadPlan(
     {
       runbookFile: shippedRunbook(STORE_RUNBOOK),
       varFlags: [],
       namedVars: new Map(),
       server: request.server,
-      connect: simulateState !== undefined ? `module:${simulatorModulePath()}` : (request.connect ?? 'remote'),
+      // --simulate with --remote-session-module: the simulated server behind real PowerShell remoting (tests).
+      connect: simulateState !== undefined && request.remoteSessionModule === undefined ? `module:${simulatorModulePath()}` : (request.connect ?? 'remote'),
       credentialEnv: request.credentialEnv,
       sessionModule: request.remoteSessionModule !== undefined ? resolve(io.cwd, request.remoteSessionModule) : undefined,
     },

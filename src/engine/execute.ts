@@ -4,6 +4,7 @@ import type { InvokeOutcome, PowerShellSession, SessionFactory } from '../powers
 import { ExitCode, UserError, type ExitCodeValue } from '../errors.js';
 import type { ConfirmationAnswer, EventSink, InterruptCause, RunEvent, RunOutcome, StepError, StepStatus } from './events.js';
 import { planFingerprint, type ResumeState } from './journal.js';
+import { resolveLocalInputs, type LocalStepRunners } from './local-step.js';
 import type { Masker } from './mask.js';
 
 /** Ctrl-C or a stop signal, as the engine sees it: a first request to stop after the step, a second to abort it. */
@@ -41,6 +42,8 @@ export interface ExecuteOptions {
   readonly resume?: ResumeState;
   /** Why the journal can no longer be written (a full disk), once that happened: the run stops at the next step boundary. */
   journalProblem?(): string | undefined;
+  /** The runners of the steps exch-cert runs itself (the TLS check), by kind. */
+  readonly localSteps?: LocalStepRunners;
   /** What the run did, in a few lines and as data, from the steps' outputs (the renewal's old and new certificate). */
   summarize?(outputs: ReadonlyMap<string, Readonly<Record<string, unknown>>>): RunSummary | undefined;
 }
@@ -203,21 +206,18 @@ class Run {
       made = attempt;
       this.emit({ type: 'step-started', stepId: step.id, phase: step.phase, position: step.position, total: step.total, title: step.title, attempt });
       this.assertJournal();
-      const session = await this.ensureSession();
-      const outcome = await session.invoke(step.script, {
-        ...(step.timeoutMs !== undefined ? { timeoutMs: step.timeoutMs } : {}),
-        signal: this.options.interrupt.abortSignal,
-      });
-      lastLog = this.options.masker.mask(outcome.log);
-      const result = this.interpret(step, outcome);
+      const result = step.local ? await this.attemptLocal(step) : await this.attemptShell(step);
+      lastLog = result.log;
       if (result.status !== 'failed' && result.status !== 'timed_out') {
         this.outputs.set(step.id, result.outputs);
+        // Later PowerShell steps read a local step's outputs as they read any other.
+        if (step.local) await this.invokeSetup(await this.ensureSession(), restoreOutputsScript(new Map([[step.id, result.outputs]])), `handing on the outputs of step ${step.id}`);
         this.record(step, result.status, attempt, this.options.clock.now() - started, { outputs: result.outputs, log: lastLog });
         return result.status;
       }
       status = result.status;
       lastError = result.error;
-      if (outcome.kind === 'aborted' || attempt === attempts || this.options.interrupt.stopRequested) break;
+      if (result.aborted || attempt === attempts || this.options.interrupt.stopRequested) break;
       this.emit({ type: 'step-retrying', stepId: step.id, attempt: attempt + 1, delayMs: step.retryDelayMs, error: result.error });
       await this.options.clock.sleep(step.retryDelayMs, this.options.interrupt.abortSignal);
       if (this.options.interrupt.abortSignal.aborted) break;
@@ -228,6 +228,43 @@ class Run {
       ...(step.continueOnError ? { continued: true } : {}),
     });
     return status;
+  }
+
+  /** One attempt of a PowerShell step: its block, exactly as the dry run prints it. */
+  private async attemptShell(step: PlannedStep): Promise<Attempt> {
+    const session = await this.ensureSession();
+    const outcome = await session.invoke(step.script, {
+      ...(step.timeoutMs !== undefined ? { timeoutMs: step.timeoutMs } : {}),
+      signal: this.options.interrupt.abortSignal,
+    });
+    return { ...this.interpret(step, outcome), log: this.options.masker.mask(outcome.log), aborted: outcome.kind === 'aborted' };
+  }
+
+  /** One attempt of a step exch-cert runs itself, with its run-time inputs resolved now, under the step's timeout. */
+  private async attemptLocal(step: PlannedStep): Promise<Attempt> {
+    const local = step.local;
+    const runner = local ? this.options.localSteps?.[local.kind] : undefined;
+    if (!local || !runner) {
+      return { status: 'failed', outputs: {}, error: { message: `step ${step.id} is run by exch-cert itself (${local?.kind ?? 'unknown'}), and this command cannot run it` }, log: '', aborted: false };
+    }
+    const interrupt = this.options.interrupt.abortSignal;
+    const controller = new AbortController();
+    const abort = (): void => controller.abort();
+    interrupt.addEventListener('abort', abort, { once: true });
+    const timer = step.timeoutMs !== undefined ? setTimeout(abort, step.timeoutMs) : undefined;
+    const started = this.options.clock.now();
+    try {
+      // A runner that does not heed the signal still cannot hold the run past its timeout or a second Ctrl-C.
+      const stopped = new Promise<undefined>((done) => controller.signal.addEventListener('abort', () => done(undefined), { once: true }));
+      const outcome = (await Promise.race([runner(resolveLocalInputs(local.inputs, this.outputs), controller.signal), stopped])) ?? { status: 'failed' as const, outputs: {} };
+      if (interrupt.aborted) return { status: 'failed', outputs: {}, error: { message: `aborted by ${this.cause()} while the step ran` }, log: outcome.log ?? '', aborted: true };
+      if (controller.signal.aborted) return { status: 'timed_out', outputs: {}, error: { message: `timed out after ${formatMs(this.options.clock.now() - started)}` }, log: outcome.log ?? '', aborted: false };
+      const error = { message: outcome.error ?? '' };
+      return { status: outcome.status, outputs: outcome.outputs, error, log: outcome.log ?? '', aborted: false };
+    } finally {
+      if (timer) clearTimeout(timer);
+      interrupt.removeEventListener('abort', abort);
+    }
   }
 
   /** Turns what the shell said into a step status, outputs and error. */
@@ -423,6 +460,16 @@ class Run {
   private emit(event: RunEvent): void {
     this.options.sink.emit(maskEvent(event, this.options.masker));
   }
+}
+
+/** One attempt of a step, whoever ran it. */
+interface Attempt {
+  readonly status: StepStatus;
+  readonly outputs: Readonly<Record<string, unknown>>;
+  readonly error: StepError;
+  readonly log: string;
+  /** Stopped by the second Ctrl-C: no retry. */
+  readonly aborted: boolean;
 }
 
 /**

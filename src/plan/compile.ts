@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { exchangeCmdletsOf } from '../actions/action.js';
+import { exchangeCmdletsOf, type LocalInvocation } from '../actions/action.js';
 import { NO_CONTROL_CHARACTERS, type FieldSpec, type LiteralValue } from '../actions/fields.js';
 import { ActionInput, outputExpression, type BoundValue } from '../actions/input.js';
 import { InputError } from '../errors.js';
@@ -44,6 +44,8 @@ export interface PlannedStep {
   readonly commit: boolean;
   /** Run-time conditions (outputs of earlier steps), any one true to run; empty: always. */
   readonly when: readonly { readonly step: string; readonly name: string }[];
+  /** A step exch-cert runs itself (its script is only comments); absent for PowerShell steps. */
+  readonly local?: LocalInvocation;
 }
 
 export interface PlannedParam {
@@ -176,6 +178,12 @@ function compileStep(step: Step, total: number, params: ReadonlyMap<string, Para
     state.runtime.set(formatReference(ref), ref);
   }
   const header = stepHeader(step, base.position, total, title, [...reads]);
+  if (step.action.local) {
+    // Run by exch-cert itself, not by PowerShell: the block says exactly what, as comments.
+    const local = step.action.local(input);
+    const condition = when.length > 0 ? [`#   runs when: ${when.map(formatReference).join(' or ')}`] : [];
+    return { ...base, title, script: lines(header, ...condition, step.action.compile(input)), reads: [...reads], exchangeCmdlets: [], when: when.map((ref) => ({ step: ref.step, name: ref.name })), local };
+  }
   const invocation = [`Invoke-ExchCertStep -Id ${psString(step.id)}`];
   if (!step.action.changes) invocation.push('-ReadOnly');
   if (step.action.runsOn === 'exchange' || exchangeCmdlets.length > 0) invocation.push('-Exchange');

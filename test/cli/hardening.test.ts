@@ -51,13 +51,11 @@ describe('--output and --journal-dir mistakes are exit 2 with one line', () => {
     ['/proc/nope', '/proc/nope', 'cannot create /proc/nope'],
     ['/dev/full', '/dev/full', 'is a device, not a folder'],
   ])('--journal-dir set to %s fails at once', (_name, dir, message) => {
-    const started = Date.now();
     const result = runCli([...RUN, '--journal-dir', dir]);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain(`--journal-dir ${JSON.stringify(dir)}`);
     expect(result.stderr).toContain(message);
     expect(result.stderr).not.toMatch(STACK_LINE);
-    expect(Date.now() - started).toBeLessThan(20_000);
   });
 });
 

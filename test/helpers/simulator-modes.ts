@@ -21,8 +21,8 @@ export interface SimulatorMode {
   readonly available: boolean;
   setUp(): Promise<void>;
   tearDown(): Promise<void>;
-  /** Connection flags; `renew` also gets the backup folder (which --simulate sets by itself). */
-  target(ws: Workspace, renew: boolean): string[];
+  /** The flags that point exch-cert at the workspace's simulated server (with --simulate, which also sets the backup folder). */
+  target(ws: Workspace): string[];
 }
 
 /** The simulator imported into exch-cert's shell. */
@@ -47,10 +47,11 @@ export function remotingMode(): SimulatorMode {
       await sshd?.stop();
       sshd = undefined;
     },
-    target: (ws, renew) => {
+    target: (ws) => {
       if (!sshd) throw new Error('sshd is not running');
       const module = writeRemoteSessionModule(sshd, { statePath: ws.state }, join(ws.dir, 'ExchCertSshSession.psm1'));
-      return ['--connect', 'remote', '--remote-session-module', module, ...(renew ? ['--var', `backupDirectory=${join(ws.dir, 'sim', 'backup')}`] : [])];
+      // --simulate too: the TLS checks from here reach the simulated server's loopback listeners, and its backup folder is the rehearsal's.
+      return ['--simulate', ws.state, '--connect', 'remote', '--remote-session-module', module];
     },
   };
 }

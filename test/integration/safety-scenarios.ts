@@ -56,7 +56,7 @@ export function describeSafetyScenarios(mode: SimulatorMode): void {
     }
 
     const renew = (sc: Scene, ...extra: string[]) =>
-      runCli(['renew', '--server', 'EXCH01', '--pfx', sc.pfx, '--fqdn', FQDN, ...mode.target(sc, true), '--yes', '--shell', pwshPath ?? 'pwsh', ...extra], { env: env(), cwd: sc.dir });
+      runCli(['renew', '--server', 'EXCH01', '--pfx', sc.pfx, '--fqdn', FQDN, ...mode.target(sc), '--yes', '--shell', pwshPath ?? 'pwsh', ...extra], { env: env(), cwd: sc.dir });
 
     const journal = (sc: Scene): Array<Record<string, unknown>> => {
       const runs = join(sc.dir, '.exch-cert', 'runs');

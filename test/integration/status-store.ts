@@ -35,7 +35,7 @@ interface StoreJson {
 export function describeStatusStoreScenarios(mode: SimulatorMode): void {
   describe(`exch-cert status --server, ${mode.name}`, () => {
     describe.skipIf(!mode.available)(mode.name, { timeout: 120_000 }, () => {
-      const status = (ws: Workspace, ...args: string[]) => runCli(['status', ...args, '--server', 'EXCH01', ...mode.target(ws, false), '--shell', pwshPath ?? 'pwsh'], { cwd: ws.dir });
+      const status = (ws: Workspace, ...args: string[]) => runCli(['status', ...args, '--server', 'EXCH01', ...mode.target(ws), '--shell', pwshPath ?? 'pwsh'], { cwd: ws.dir });
 
       beforeAll(async () => {
         await mode.setUp();
@@ -108,7 +108,7 @@ export function describeStatusStoreScenarios(mode: SimulatorMode): void {
         const listeners = await startSimulatedEndpoints({ statePath: ws.state, server: 'EXCH01' });
         try {
           const imap = listeners.endpoints.find((endpoint) => endpoint.realPort === 993);
-          const run = new CliProcess(['status', `127.0.0.1:${imap?.port ?? 0}`, '--server', 'EXCH01', ...mode.target(ws, false), '--shell', pwshPath ?? 'pwsh', '--json'], { env: {}, cwd: ws.dir });
+          const run = new CliProcess(['status', `127.0.0.1:${imap?.port ?? 0}`, '--server', 'EXCH01', ...mode.target(ws), '--shell', pwshPath ?? 'pwsh', '--json'], { env: {}, cwd: ws.dir });
           expect(await run.exited, run.stderr).toBe(1);
           const json = JSON.parse(run.stdout) as StoreJson;
           expect(json.endpoints).toEqual([expect.objectContaining({ label: `127.0.0.1:${imap?.port ?? 0}`, state: 'WARNING', thumbprint: json.store.certificates[0]?.thumbprint })]);
@@ -123,7 +123,7 @@ export function describeStatusStoreScenarios(mode: SimulatorMode): void {
         const missing = runCli(['status', '--server', 'EXCH01', '--simulate', join(ws.dir, 'none.json')], { cwd: ws.dir });
         expect(missing.status).toBe(3);
         expect(missing.stdout).toBe(`EXCH-CERT UNKNOWN - EXCH01 certificate store: cannot be read: --simulate: there is no simulator state "${join(ws.dir, 'none.json')}" (create one with \`exch-cert simulator init\`)\n`);
-        const shell = runCli(['status', '--server', 'EXCH01', ...mode.target(ws, false), '--shell', join(ws.dir, 'no-pwsh')], { cwd: ws.dir });
+        const shell = runCli(['status', '--server', 'EXCH01', ...mode.target(ws), '--shell', join(ws.dir, 'no-pwsh')], { cwd: ws.dir });
         expect(shell.status).toBe(3);
         expect(shell.stdout).toMatch(/^EXCH-CERT UNKNOWN - EXCH01 certificate store: cannot be read: PowerShell failed: .*no-pwsh[^;]*\n$/);
       });

@@ -59,21 +59,17 @@ describe('control characters in a runbook', () => {
 });
 
 describe('many problems in one file', () => {
-  it('reports 20,000 unknown keys in linear time, capped with one line for the rest', async () => {
+  // Quadratic, the first took about 25 s; the tests' timeouts only say "it finishes", the figures are in npm run bench.
+  it('reports 20,000 unknown keys, capped with one line for the rest', { timeout: 60_000 }, async () => {
     const keys = Array.from({ length: 20_000 }, (_, i) => `unknown${i}: ${i}`).join('\n');
-    const started = performance.now();
     const { diagnostics } = await analyze(`version: 1\nname: keys\n${keys}\nsteps:\n${HEALTH}`);
-    // Quadratic, this took about 25 s; the bound only says "it finishes", the figure is in npm run bench.
-    expect(performance.now() - started).toBeLessThan(10_000);
     expect(diagnostics).toHaveLength(MAX_DIAGNOSTICS_PER_FILE + 1);
     expect(diagnostics.at(-1)).toMatchObject({ ruleId: 'too-many-problems', severity: 'error', message: 'and 19800 more problems in this file (19800 errors, 0 warnings), not shown' });
   });
 
-  it('still finds duplicate keys, in linear time', async () => {
+  it('still finds duplicate keys among 20,000', { timeout: 60_000 }, async () => {
     const keys = Array.from({ length: 20_000 }, (_, i) => `k${i % 10_000}: ${i}`).join('\n');
-    const started = performance.now();
     const { diagnostics } = await analyze(`version: 1\nname: dup\nparams:\n  a: { type: string }\n  a: { type: number }\n${keys}\n`);
-    expect(performance.now() - started).toBeLessThan(10_000);
     expect(diagnostics[0]).toMatchObject({ line: 5, column: 3, ruleId: 'yaml-syntax', message: expect.stringContaining('duplicate key') as string });
   });
 });

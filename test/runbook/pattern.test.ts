@@ -14,19 +14,15 @@ steps:
 `;
 
 describe('param patterns', () => {
-  it('compiles with a linear-time engine: ^(a+)+$ against 41 characters and a bang lints at once', async () => {
-    const started = performance.now();
+  // A backtracking engine takes minutes on these; the test's timeout only says "it finishes" (figures are in npm run bench).
+  it('compiles with a linear-time engine: ^(a+)+$ against 41 characters and a bang lints at once', { timeout: 60_000 }, async () => {
     const { diagnostics } = await analyze(runbook('^(a+)+$', `${'a'.repeat(41)}!`));
-    // A backtracking engine takes minutes here; this is not a timing target, only "it finishes".
-    expect(performance.now() - started).toBeLessThan(10_000);
     expect(diagnostics).toEqual([expect.objectContaining({ line: 4, ruleId: 'invalid-value', message: expect.stringContaining('does not match the pattern') as string })]);
   });
 
-  it('binds --var values with the same engine', async () => {
+  it('binds --var values with the same engine', { timeout: 60_000 }, async () => {
     const { runbook: parsed } = await analyze(runbook('^(a+)+$', 'aaa'));
-    const started = performance.now();
     expect(() => bindParams(parsed!, new Map([['text', `${'a'.repeat(5000)}!`]]))).toThrow(/does not match the pattern/);
-    expect(performance.now() - started).toBeLessThan(10_000);
     expect(bindParams(parsed!, new Map([['text', 'a'.repeat(5000)]])).get('text')).toMatchObject({ value: 'a'.repeat(5000) });
   });
 

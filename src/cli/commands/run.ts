@@ -77,7 +77,8 @@ async function execute(
       varFlags: options.var ?? [],
       namedVars: named,
       server: options.server,
-      connect: simulation ? `module:${simulatorModulePath()}` : (options.connect ?? 'remote'),
+      // --simulate with --remote-session-module: the simulated server behind real PowerShell remoting (tests).
+      connect: simulation && options.remoteSessionModule === undefined ? `module:${simulatorModulePath()}` : (options.connect ?? 'remote'),
       credentialEnv: options.credentialEnv,
       sessionModule: options.remoteSessionModule !== undefined ? resolve(io.cwd, options.remoteSessionModule) : undefined,
     },

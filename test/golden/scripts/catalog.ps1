@@ -24,6 +24,7 @@
 #   steps.preflight.outputs.createInternalTransport
 #   steps.preflight.outputs.connectors
 #   steps.find-loopback.outputs.thumbprint
+#   steps.probe.outputs.served
 #   steps.backup.outputs.path
 #   steps.find-loopback.outputs.found
 
@@ -243,7 +244,7 @@ Connect-ExchCertExchange
 
 # ---- steps ----
 try {
-# [1/20] preflight: Find every use of the old certificate and decide how the new one takes it over (changes nothing)
+# [1/22] preflight: Find every use of the old certificate and decide how the new one takes it over (changes nothing)
 Invoke-ExchCertStep -Id 'preflight' -ReadOnly -Exchange -Body {
     $server = 'exch01.contoso.com'
     $requested = @('IIS','SMTP')
@@ -403,7 +404,7 @@ Invoke-ExchCertStep -Id 'preflight' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'decisions' -Value @($decisions)
 }
 
-# [2/20] create: Create a self-signed certificate for EXCH01, exch01.contoso.local
+# [2/22] create: Create a self-signed certificate for EXCH01, exch01.contoso.local
 Invoke-ExchCertStep -Id 'create' -Exchange -Body {
     $certificate = New-ExchangeCertificate -Server 'exch01.contoso.com' -SubjectName 'CN=EXCH01' -DomainName @('EXCH01','exch01.contoso.local') -FriendlyName 'Back end' -PrivateKeyExportable $false -KeySize 4096 -Services 'None' -Force -ErrorAction 'Stop'
     if (-not $certificate -or -not (Find-ExchCertCertificate -Server 'exch01.contoso.com' -Thumbprint ([string]$certificate.Thumbprint))) { throw 'exch-cert: New-ExchangeCertificate reported no error, but the new certificate is not in the store' }
@@ -411,7 +412,7 @@ Invoke-ExchCertStep -Id 'create' -Exchange -Body {
     Set-ExchCertOutput -Name 'thumbprint' -Value ([string]$certificate.Thumbprint)
 }
 
-# [3/20] import: Import the certificate from C:\certs\new.pfx
+# [3/22] import: Import the certificate from C:\certs\new.pfx
 Invoke-ExchCertStep -Id 'import' -Exchange -Body {
     $bytes = [System.IO.File]::ReadAllBytes((Resolve-ExchCertPath -Path 'C:\certs\new.pfx'))
     $pfx = Read-ExchCertPfx -Bytes $bytes -Password $ExchCert.Secrets['pfxPassword']
@@ -429,7 +430,7 @@ Invoke-ExchCertStep -Id 'import' -Exchange -Body {
     Set-ExchCertOutput -Name 'thumbprint' -Value $thumbprint
 }
 
-# [4/20] find-by-thumbprint: Find certificate <import.thumbprint>
+# [4/22] find-by-thumbprint: Find certificate <import.thumbprint>
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'find-by-thumbprint' -ReadOnly -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -446,7 +447,7 @@ Invoke-ExchCertStep -Id 'find-by-thumbprint' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value ([string]$certificate.Services)
 }
 
-# [5/20] find-loopback: Find the certificate bound to Default Web Site 127.0.0.1:443
+# [5/22] find-loopback: Find the certificate bound to Default Web Site 127.0.0.1:443
 Invoke-ExchCertStep -Id 'find-loopback' -ReadOnly -Exchange -Body {
     $thumbprint = [string](Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @('Default Web Site', 443, '127.0.0.1', $true) -ScriptBlock {
         param($Site, $Port, $Ip, $AllowMissing)
@@ -476,7 +477,7 @@ Invoke-ExchCertStep -Id 'find-loopback' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value ([string]$certificate.Services)
 }
 
-# [6/20] in-use: List the certificates exch01.contoso.com uses
+# [6/22] in-use: List the certificates exch01.contoso.com uses
 Invoke-ExchCertStep -Id 'in-use' -ReadOnly -Exchange -Body {
     $uses = [ordered]@{}
     $addUse = { param($Thumbprint, $Use) $key = ([string]$Thumbprint).ToUpperInvariant(); if (-not $key) { return }; if (-not $uses.Contains($key)) { $uses[$key] = New-Object -TypeName 'System.Collections.Generic.List[string]' }; $uses[$key].Add($Use) }
@@ -516,7 +517,7 @@ Invoke-ExchCertStep -Id 'in-use' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'thumbprints' -Value ([string[]]@($uses.Keys))
 }
 
-# [7/20] enable-smtp-only: Enable the certificate for SMTP
+# [7/22] enable-smtp-only: Enable the certificate for SMTP
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'enable-smtp-only' -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -538,7 +539,7 @@ Invoke-ExchCertStep -Id 'enable-smtp-only' -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value $services
 }
 
-# [8/20] enable: Enable the certificate for IIS, POP, IMAP, SMTP
+# [8/22] enable: Enable the certificate for IIS, POP, IMAP, SMTP
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'enable' -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -580,7 +581,7 @@ Invoke-ExchCertStep -Id 'enable' -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value $services
 }
 
-# [9/20] bind-back-end: Bind Exchange Back End *:444 to certificate <create.thumbprint>
+# [9/22] bind-back-end: Bind Exchange Back End *:444 to certificate <create.thumbprint>
 #   known at run time: steps.create.outputs.thumbprint
 Invoke-ExchCertStep -Id 'bind-back-end' -Body {
     $result = Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(@(('Exchange Back End' + '|' + '*' + ':' + 444 + ':')), (Get-ExchCertOutput -Step 'create' -Name 'thumbprint')) -ScriptBlock {
@@ -630,7 +631,7 @@ Invoke-ExchCertStep -Id 'bind-back-end' -Body {
     Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)
 }
 
-# [10/20] pop-only: Set the POP certificate name to mail.contoso.com
+# [10/22] pop-only: Set the POP certificate name to mail.contoso.com
 Invoke-ExchCertStep -Id 'pop-only' -Exchange -Body {
     $name = 'mail.contoso.com'
     $changed = $false
@@ -643,7 +644,7 @@ Invoke-ExchCertStep -Id 'pop-only' -Exchange -Body {
     Set-ExchCertOutput -Name 'changed' -Value $changed
 }
 
-# [11/20] restart: Restart MSExchangePop3, MSExchangePOP3BE
+# [11/22] restart: Restart MSExchangePop3, MSExchangePOP3BE
 #   known at run time: steps.preflight.outputs.runningServices
 #   exch-cert: timeout 90s; 2 retries, 15s apart
 Invoke-ExchCertStep -Id 'restart' -Body {
@@ -666,7 +667,7 @@ Invoke-ExchCertStep -Id 'restart' -Body {
     Set-ExchCertOutput -Name 'restarted' -Value $restarted
 }
 
-# [12/20] bind-moved: Bind <preflight.bindings> to certificate <import.thumbprint>
+# [12/22] bind-moved: Bind <preflight.bindings> to certificate <import.thumbprint>
 #   known at run time: steps.preflight.outputs.bindings, steps.import.outputs.thumbprint, steps.preflight.outputs.renew, steps.enable.outputs.changed
 Invoke-ExchCertStep -Id 'bind-moved' -When { (Test-ExchCertOutput -Step 'preflight' -Name 'renew') -or (Test-ExchCertOutput -Step 'enable' -Name 'changed') } -Body {
     $result = Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @((Get-ExchCertOutput -Step 'preflight' -Name 'bindings'), (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')) -ScriptBlock {
@@ -716,7 +717,7 @@ Invoke-ExchCertStep -Id 'bind-moved' -When { (Test-ExchCertOutput -Step 'preflig
     Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)
 }
 
-# [13/20] transport: Make <preflight.internalTransport> the internal transport certificate
+# [13/22] transport: Make <preflight.internalTransport> the internal transport certificate
 #   known at run time: steps.preflight.outputs.internalTransport, steps.preflight.outputs.createInternalTransport
 Invoke-ExchCertStep -Id 'transport' -Exchange -Body {
     $wanted = ([string](Get-ExchCertOutput -Step 'preflight' -Name 'internalTransport')).ToUpperInvariant()
@@ -740,7 +741,7 @@ Invoke-ExchCertStep -Id 'transport' -Exchange -Body {
     Set-ExchCertOutput -Name 'changed' -Value ($global:ExchCert.Current.Status -eq 'changed')
 }
 
-# [14/20] connectors: Make the connectors <preflight.connectors> name certificate <import.thumbprint>
+# [14/22] connectors: Make the connectors <preflight.connectors> name certificate <import.thumbprint>
 #   known at run time: steps.preflight.outputs.connectors, steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'connectors' -Exchange -Body {
     $certificate = Find-ExchCertCertificate -Server 'exch01.contoso.com' -Thumbprint (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -767,7 +768,17 @@ Invoke-ExchCertStep -Id 'connectors' -Exchange -Body {
     if ($changed) { Write-Warning 'exch-cert: connectors changed; in a hybrid organisation, run the Hybrid Configuration Wizard again' }
 }
 
-# [15/20] iis: Restart IIS on exch01.contoso.com
+# [15/22] probe: Record which certificate each endpoint of exch01.contoso.com serves now, from here
+#   exch-cert runs this itself, from the machine it runs on (where clients connect from), not in PowerShell:
+#   a TLS handshake with each endpoint, SNI mail.contoso.com, records the certificate it serves:
+#     mail.contoso.com:443/tls (must serve the new certificate whatever it served before)
+#     exch01.contoso.com:443/tls
+#     exch01.contoso.com:993/tls
+#     exch01.contoso.com:995/tls
+#     exch01.contoso.com:25/smtp
+#     exch01.contoso.com:587/smtp
+
+# [16/22] iis: Restart IIS on exch01.contoso.com
 Invoke-ExchCertStep -Id 'iis' -Body {
     try {
         Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @() -ScriptBlock {
@@ -782,8 +793,19 @@ Invoke-ExchCertStep -Id 'iis' -Body {
     }
 }
 
+# [17/22] verify: Check from here that mail.contoso.com serves certificate <import.thumbprint>
+#   known at run time: steps.import.outputs.thumbprint, steps.find-loopback.outputs.thumbprint, steps.probe.outputs.served
+#   exch-cert: 2 retries, 10s apart
+#   exch-cert runs this check itself, from the machine it runs on (where clients connect from), not in PowerShell:
+#   a TLS handshake with each endpoint, SNI mail.contoso.com, must get certificate <import.thumbprint> valid for that name
+#   where it served <find-loopback.thumbprint> before (<probe.served>):
+#     mail.contoso.com:443/tls (must serve the new certificate whatever it served before)
+#     exch01.contoso.com:443/tls
+#     exch01.contoso.com:995/tls
+#   by hand: exch-cert verify-tls exch01.contoso.com --servername mail.contoso.com --port 443,993,995,25/smtp,587/smtp --expect THUMBPRINT
+
 try {
-# [16/20] health: Check that the required Exchange services run on exch01.contoso.com
+# [18/22] health: Check that the required Exchange services run on exch01.contoso.com
 #   exch-cert: continues on error
 Invoke-ExchCertStep -Id 'health' -ReadOnly -Exchange -Body {
     $problems = @()
@@ -802,7 +824,7 @@ catch {
     Write-Warning ('exch-cert: step health failed, continuing (continueOnError): ' + $_.Exception.Message)
 }
 
-# [17/20] backup: Back up certificate <find-loopback.thumbprint> to D:\backup\old.pfx
+# [19/22] backup: Back up certificate <find-loopback.thumbprint> to D:\backup\old.pfx
 #   known at run time: steps.find-loopback.outputs.thumbprint
 Invoke-ExchCertStep -Id 'backup' -ReadOnly -Exchange -Body {
     $thumbprint = ([string](Get-ExchCertOutput -Step 'find-loopback' -Name 'thumbprint')).ToUpperInvariant()
@@ -832,7 +854,7 @@ Invoke-ExchCertStep -Id 'backup' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'path' -Value $path
 }
 
-# [18/20] remove: Remove certificate <find-loopback.thumbprint>
+# [20/22] remove: Remove certificate <find-loopback.thumbprint>
 #   known at run time: steps.find-loopback.outputs.thumbprint, steps.backup.outputs.path
 #   exch-cert: asks for confirmation (destructive)
 Invoke-ExchCertStep -Id 'remove' -Exchange -Body {
@@ -865,7 +887,7 @@ Invoke-ExchCertStep -Id 'remove' -Exchange -Body {
     Write-Host ('exch-cert: removed ' + $thumbprint)
 }
 
-# [19/20] script-here: Run a custom PowerShell script
+# [21/22] script-here: Run a custom PowerShell script
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'script-here' -Body {
 $ExchCertArguments = @{ 'count' = 3; 'names' = @('a','b'); 'flag' = $false; 'thumb' = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint') }
@@ -879,7 +901,7 @@ Set-ExchCertOutput -Name 'queueLength' -Value ([string]$length)
 
 }
 
-# [20/20] script-on-host: Run a custom PowerShell script
+# [22/22] script-on-host: Run a custom PowerShell script
 #   known at run time: steps.find-loopback.outputs.found
 Invoke-ExchCertStep -Id 'script-on-host' -When { (Test-ExchCertOutput -Step 'find-loopback' -Name 'found') } -Body {
 Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(,@{}) -ScriptBlock {

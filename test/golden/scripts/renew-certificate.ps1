@@ -20,6 +20,7 @@
 #   backupPassword                       = secret, read at run time from $env:EXCH_CERT_BACKUP_PASSWORD
 #   allowDroppedServices                 = $false (default)
 #   newCertificateTakesInternalTransport = $false (default)
+#   verifyTls                            = $true (default)
 #   restartMailboxAssistants             = $false (default)
 #   restartInformationStore              = $false (default)
 # Known only at run time (the script reads them with Get-ExchCertOutput):
@@ -39,6 +40,8 @@
 #   steps.internal-transport.outputs.changed
 #   steps.connectors.outputs.changed
 #   steps.bind.outputs.changed
+#   steps.preflight.outputs.newThumbprint
+#   steps.probe.outputs.served
 #   steps.backup-old.outputs.path
 #   steps.preflight.outputs.rollbackBindings
 #   steps.rebind-old.outputs.changed
@@ -259,7 +262,7 @@ Connect-ExchCertExchange
 
 # ---- steps ----
 try {
-# [1/15] preflight: Find every use of the old certificate and decide how the new one takes it over (changes nothing)
+# [1/17] preflight: Find every use of the old certificate and decide how the new one takes it over (changes nothing)
 #   exch-cert: timeout 5m
 Invoke-ExchCertStep -Id 'preflight' -ReadOnly -Exchange -Body {
     $server = 'EXCH01'
@@ -420,7 +423,18 @@ Invoke-ExchCertStep -Id 'preflight' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'decisions' -Value @($decisions)
 }
 
-# [2/15] backup-old: Back up the old certificate with its private key, before the first change
+# [2/17] probe: Record which certificate each endpoint serves now, from where clients connect
+#   exch-cert: timeout 2m
+#   exch-cert runs this itself, from the machine it runs on (where clients connect from), not in PowerShell:
+#   a TLS handshake with each endpoint, SNI mail.contoso.com, records the certificate it serves:
+#     mail.contoso.com:443/tls (must serve the new certificate whatever it served before)
+#     EXCH01:443/tls
+#     EXCH01:993/tls
+#     EXCH01:995/tls
+#     EXCH01:25/smtp
+#     EXCH01:587/smtp
+
+# [3/17] backup-old: Back up the old certificate with its private key, before the first change
 #   known at run time: steps.preflight.outputs.oldThumbprint, steps.preflight.outputs.remove
 #   exch-cert: timeout 5m
 Invoke-ExchCertStep -Id 'backup-old' -ReadOnly -Exchange -When { (Test-ExchCertOutput -Step 'preflight' -Name 'remove') } -Body {
@@ -451,7 +465,7 @@ Invoke-ExchCertStep -Id 'backup-old' -ReadOnly -Exchange -When { (Test-ExchCertO
     Set-ExchCertOutput -Name 'path' -Value $path
 }
 
-# [3/15] import: Import the renewed certificate
+# [4/17] import: Import the renewed certificate
 #   known at run time: steps.preflight.outputs.renew
 #   exch-cert: timeout 5m
 Invoke-ExchCertStep -Id 'import' -Exchange -When { (Test-ExchCertOutput -Step 'preflight' -Name 'renew') } -Body {
@@ -471,7 +485,7 @@ Invoke-ExchCertStep -Id 'import' -Exchange -When { (Test-ExchCertOutput -Step 'p
     Set-ExchCertOutput -Name 'thumbprint' -Value $thumbprint
 }
 
-# [4/15] enable: Enable the certificate for IIS, SMTP, POP, IMAP
+# [5/17] enable: Enable the certificate for IIS, SMTP, POP, IMAP
 #   known at run time: steps.import.outputs.thumbprint, steps.preflight.outputs.renew
 #   exch-cert: timeout 5m
 Invoke-ExchCertStep -Id 'enable' -Exchange -When { (Test-ExchCertOutput -Step 'preflight' -Name 'renew') } -Body {
@@ -514,7 +528,7 @@ Invoke-ExchCertStep -Id 'enable' -Exchange -When { (Test-ExchCertOutput -Step 'p
     Set-ExchCertOutput -Name 'services' -Value $services
 }
 
-# [5/15] bind: Put the new certificate on every binding the old one served
+# [6/17] bind: Put the new certificate on every binding the old one served
 #   known at run time: steps.preflight.outputs.bindings, steps.import.outputs.thumbprint, steps.preflight.outputs.renew
 #   exch-cert: timeout 5m
 Invoke-ExchCertStep -Id 'bind' -When { (Test-ExchCertOutput -Step 'preflight' -Name 'renew') } -Body {
@@ -565,7 +579,7 @@ Invoke-ExchCertStep -Id 'bind' -When { (Test-ExchCertOutput -Step 'preflight' -N
     Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)
 }
 
-# [6/15] internal-transport: Move the internal transport certificate off the old certificate
+# [7/17] internal-transport: Move the internal transport certificate off the old certificate
 #   known at run time: steps.preflight.outputs.internalTransport, steps.preflight.outputs.createInternalTransport, steps.preflight.outputs.moveInternalTransport
 #   exch-cert: timeout 5m
 Invoke-ExchCertStep -Id 'internal-transport' -Exchange -When { (Test-ExchCertOutput -Step 'preflight' -Name 'moveInternalTransport') } -Body {
@@ -590,7 +604,7 @@ Invoke-ExchCertStep -Id 'internal-transport' -Exchange -When { (Test-ExchCertOut
     Set-ExchCertOutput -Name 'changed' -Value ($global:ExchCert.Current.Status -eq 'changed')
 }
 
-# [7/15] connectors: Make the connectors that named the old certificate name the new one
+# [8/17] connectors: Make the connectors that named the old certificate name the new one
 #   known at run time: steps.preflight.outputs.connectors, steps.import.outputs.thumbprint, steps.preflight.outputs.updateConnectors
 #   exch-cert: timeout 5m
 Invoke-ExchCertStep -Id 'connectors' -Exchange -When { (Test-ExchCertOutput -Step 'preflight' -Name 'updateConnectors') } -Body {
@@ -618,7 +632,7 @@ Invoke-ExchCertStep -Id 'connectors' -Exchange -When { (Test-ExchCertOutput -Ste
     if ($changed) { Write-Warning 'exch-cert: connectors changed; in a hybrid organisation, run the Hybrid Configuration Wizard again' }
 }
 
-# [8/15] pop-imap-name: Point POP and IMAP at the certificate for the FQDN
+# [9/17] pop-imap-name: Point POP and IMAP at the certificate for the FQDN
 #   known at run time: steps.preflight.outputs.renew
 #   exch-cert: timeout 5m
 Invoke-ExchCertStep -Id 'pop-imap-name' -Exchange -When { (Test-ExchCertOutput -Step 'preflight' -Name 'renew') } -Body {
@@ -638,7 +652,7 @@ Invoke-ExchCertStep -Id 'pop-imap-name' -Exchange -When { (Test-ExchCertOutput -
     Set-ExchCertOutput -Name 'changed' -Value $changed
 }
 
-# [9/15] restart-pop-imap: Restart POP and IMAP so they load the certificate
+# [10/17] restart-pop-imap: Restart POP and IMAP so they load the certificate
 #   known at run time: steps.preflight.outputs.runningServices, steps.enable.outputs.changed, steps.pop-imap-name.outputs.changed
 #   exch-cert: timeout 10m; 1 retry, 30s apart
 Invoke-ExchCertStep -Id 'restart-pop-imap' -When { (Test-ExchCertOutput -Step 'enable' -Name 'changed') -or (Test-ExchCertOutput -Step 'pop-imap-name' -Name 'changed') } -Body {
@@ -661,7 +675,7 @@ Invoke-ExchCertStep -Id 'restart-pop-imap' -When { (Test-ExchCertOutput -Step 'e
     Set-ExchCertOutput -Name 'restarted' -Value $restarted
 }
 
-# [10/15] restart-transport: Restart transport so SMTP loads the certificate
+# [11/17] restart-transport: Restart transport so SMTP loads the certificate
 #   known at run time: steps.preflight.outputs.runningServices, steps.enable.outputs.changed, steps.internal-transport.outputs.changed, steps.connectors.outputs.changed
 #   exch-cert: timeout 10m; 1 retry, 30s apart
 Invoke-ExchCertStep -Id 'restart-transport' -When { (Test-ExchCertOutput -Step 'enable' -Name 'changed') -or (Test-ExchCertOutput -Step 'internal-transport' -Name 'changed') -or (Test-ExchCertOutput -Step 'connectors' -Name 'changed') } -Body {
@@ -684,13 +698,13 @@ Invoke-ExchCertStep -Id 'restart-transport' -When { (Test-ExchCertOutput -Step '
     Set-ExchCertOutput -Name 'restarted' -Value $restarted
 }
 
-# [11/15] restart-mailbox-assistants: Restart the Mailbox Assistants (as the field notes do)
+# [12/17] restart-mailbox-assistants: Restart the Mailbox Assistants (as the field notes do)
 #   skipped: when: params.restartMailboxAssistants is false
 
-# [12/15] restart-information-store: Restart the Information Store (its databases are dismounted while it restarts)
+# [13/17] restart-information-store: Restart the Information Store (its databases are dismounted while it restarts)
 #   skipped: when: params.restartInformationStore is false
 
-# [13/15] iis-reset: Restart IIS on EXCH01 (iisreset /noforce)
+# [14/17] iis-reset: Restart IIS on EXCH01 (iisreset /noforce)
 #   known at run time: steps.bind.outputs.changed, steps.enable.outputs.changed
 #   exch-cert: timeout 10m; 1 retry, 30s apart
 Invoke-ExchCertStep -Id 'iis-reset' -When { (Test-ExchCertOutput -Step 'bind' -Name 'changed') -or (Test-ExchCertOutput -Step 'enable' -Name 'changed') } -Body {
@@ -707,7 +721,21 @@ Invoke-ExchCertStep -Id 'iis-reset' -When { (Test-ExchCertOutput -Step 'bind' -N
     }
 }
 
-# [14/15] health: Check that the required Exchange services run on EXCH01
+# [15/17] verify: Check from here that clients get the new certificate wherever they got the old one
+#   known at run time: steps.preflight.outputs.newThumbprint, steps.preflight.outputs.oldThumbprint, steps.probe.outputs.served
+#   exch-cert: timeout 3m; 3 retries, 20s apart
+#   exch-cert runs this check itself, from the machine it runs on (where clients connect from), not in PowerShell:
+#   a TLS handshake with each endpoint, SNI mail.contoso.com, must get certificate <preflight.newThumbprint> valid for that name
+#   where it served <preflight.oldThumbprint> before (<probe.served>):
+#     mail.contoso.com:443/tls (must serve the new certificate whatever it served before)
+#     EXCH01:443/tls
+#     EXCH01:993/tls
+#     EXCH01:995/tls
+#     EXCH01:25/smtp
+#     EXCH01:587/smtp
+#   by hand: exch-cert verify-tls EXCH01 --servername mail.contoso.com --port 443,993,995,25/smtp,587/smtp --expect THUMBPRINT
+
+# [16/17] health: Check that the required Exchange services run on EXCH01
 #   exch-cert: timeout 5m; 2 retries, 30s apart; commits: once it succeeds, later failures do not roll back
 Invoke-ExchCertStep -Id 'health' -ReadOnly -Exchange -Body {
     $problems = @()
@@ -722,7 +750,7 @@ Invoke-ExchCertStep -Id 'health' -ReadOnly -Exchange -Body {
     if ($problems.Count -gt 0) { throw ('exch-cert: required services are not running: ' + ($problems -join '; ')) }
 }
 
-# [15/15] remove-old: Remove the old certificate (its backup is verified again first)
+# [17/17] remove-old: Remove the old certificate (its backup is verified again first)
 #   known at run time: steps.preflight.outputs.oldThumbprint, steps.import.outputs.thumbprint, steps.backup-old.outputs.path, steps.preflight.outputs.remove
 #   exch-cert: timeout 5m; asks for confirmation (destructive)
 Invoke-ExchCertStep -Id 'remove-old' -Exchange -When { (Test-ExchCertOutput -Step 'preflight' -Name 'remove') } -Body {
