@@ -7,7 +7,14 @@ export type HiddenQuestion = (prompt: string) => Promise<string>;
 
 /** The terminal's own hidden prompt: nothing typed is echoed, not even as asterisks. */
 export function terminalQuestion(input: NodeJS.ReadableStream, output: NodeJS.WritableStream): HiddenQuestion {
-  return (prompt) => read({ prompt, silent: true, input, output, terminal: true });
+  return async (prompt) => {
+    try {
+      return await read({ prompt, silent: true, input, output, terminal: true });
+    } finally {
+      // The Enter that ended the answer was not echoed either: end the prompt's line.
+      output.write('\n');
+    }
+  };
 }
 
 /** Why exch-cert will not ask on this terminal: said in the error about a missing secret or confirmation. */
