@@ -4,6 +4,9 @@ import { LINT_FORMATS, LINT_PARSERS } from '../lint/format.js';
 import { EXCHANGE_VERSIONS, WINDOWS_VERSIONS } from '../certificate/versions.js';
 import type { InspectOptions } from './commands/inspect.js';
 import { VERSION } from '../version.js';
+import { packageRoot } from './package-root.js';
+import { sourceMappedStack } from './source-stack.js';
+import { escapeBlock } from '../text/untrusted.js';
 import { detectTerminal, type CliIo } from './terminal.js';
 
 const EXIT_CODES_HELP = `
@@ -306,6 +309,15 @@ function earlyFinish(exitCode: number, error: unknown): string {
   return JSON.stringify({ v: 1, ts: new Date().toISOString(), type: 'run-finished', outcome: EARLY_OUTCOMES[exitCode] ?? 'failed', exitCode, message, started: false }) + '\n';
 }
 
+/** Paths in a bug's stack trace are shown relative to exch-cert's folder (src/cli/main.ts:12:3). */
+function rootForStacks(cwd: string): string {
+  try {
+    return packageRoot();
+  } catch {
+    return cwd;
+  }
+}
+
 function reportError(error: unknown, io: CliIo, terminal: ReturnType<typeof detectTerminal>): number {
   const { color } = terminal;
   if (error instanceof CommanderError) {
@@ -321,7 +333,7 @@ function reportError(error: unknown, io: CliIo, terminal: ReturnType<typeof dete
     if (error.hint) io.stderr.write(`  ${color.cyan('hint:')} ${error.hint}\n`);
     return error.exitCode;
   }
-  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  const detail = escapeBlock(error instanceof Error ? sourceMappedStack(error.stack ?? error.message, rootForStacks(io.cwd)) : String(error));
   io.stderr.write(`${color.red.bold('exch-cert: internal error (this is a bug in exch-cert; please report it with this output):')}\n${detail}\n`);
   return ExitCode.internal;
 }
