@@ -94,7 +94,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   const addPlanOptions = (command: Command, force: string): Command =>
     command
       .option('--var <KEY=VALUE>', 'set a runbook param (repeatable)', collect, [])
-      .option('--output <FILE.ps1>', 'write the script to a .ps1 file (UTF-8 with BOM, CRLF) instead of stdout', once('--output'))
+      .option('--output <FILE.ps1>', 'write the dry-run script to a .ps1 file (UTF-8 with BOM, CRLF) instead of stdout', once('--output'))
       .option('--json', 'print the plan (or, when running, events) as JSON on stdout')
       .option('--connect <MODE>', 'how to reach Exchange: remote (default; http://SERVER/PowerShell/), local (Exchange Management Shell on this server), or module:PATH', once('--connect'))
       .option('--credential-env <USER_VAR,PASS_VAR>', 'with --connect remote: read an explicit account from these environment variables', once('--credential-env'))
