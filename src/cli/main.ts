@@ -81,6 +81,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .version(VERSION, '-V, --version')
     .addHelpText('after', EXIT_CODES_HELP)
     .showHelpAfterError('(run with --help for usage)')
+    // `runs prune --journal-dir D`: the subcommand's own flags go to the subcommand.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
@@ -166,6 +168,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .description('List the runs in the journal folder: id, runbook, server, start, outcome, and whether --resume can continue it.')
     .option('--journal-dir <DIR>', 'the journal folder (default .exch-cert/runs)')
     .option('--json', 'as JSON on stdout')
+    .enablePositionalOptions()
     .action(async (options: { journalDir?: string; json?: boolean }) => {
       const { runsCommand } = await import('./commands/runs.js');
       exitCode = runsCommand(options, io, terminal);
