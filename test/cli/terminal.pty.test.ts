@@ -121,6 +121,10 @@ describe.skipIf(!pwshPath)('on a terminal, against the simulated server', { time
     expect(await run.exited).toBe(0);
     expect(plain(run.stdout)).toMatch(/\[3\/3\] health: Check that the required Exchange services run on EXCH01 \(2s, no timeout\)/);
     expect(plain(run.stdout)).toMatch(/\(3s, no timeout\)/);
+    // validate-exchange's findings are its result, without --verbose: what serves 443 and 444, and health.
+    expect(plain(run.stdout)).toMatch(/front-end: Certificate served by Default Web Site \*:443 ok in [\d.]+s\n {2}found [0-9A-F]{40} CN=mail\.contoso\.com/);
+    expect(plain(run.stdout)).toMatch(/back-end: Certificate served by Exchange Back End \*:444 ok in [\d.]+s\n {2}found [0-9A-F]{40} CN=EXCH01/);
+    expect(plain(run.stdout)).toContain('  Mailbox Server Role: required services running: True');
     // The spinner is drawn in colour on a colour terminal.
     expect(run.stdout).toMatch(SGR);
   });
