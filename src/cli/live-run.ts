@@ -13,6 +13,7 @@ import { DEFAULT_JOURNAL_DIR } from './journal-dir.js';
 import { pitfallsDocument } from './pitfalls.js';
 import { judgeResume, type RunRecord } from './resume.js';
 import { listRuns } from './run-history.js';
+import type { SecretCheck } from './local-pfx.js';
 import { askForMissingSecrets, terminalQuestion, whyNoPrompt } from './secret-prompt.js';
 import { ensureWritableDirectory } from './files.js';
 import { Interrupts } from './interrupt.js';
@@ -30,6 +31,8 @@ export interface LiveOptions extends RunOptions {
   readonly record: RunRecord;
   /** Param descriptions, for the prompt that asks for a missing secret. */
   readonly descriptions: ReadonlyMap<string, string>;
+  /** A secret exch-cert can check before anything runs (the renewal's PFX password). */
+  readonly secretCheck: SecretCheck | undefined;
 }
 
 const realClock: Clock = {
@@ -64,9 +67,10 @@ export async function runLive(plan: Plan, options: LiveOptions, io: CliIo, termi
   ensureWritableDirectory(journalDir, '--journal-dir');
   const resume = options.resume !== undefined ? checkResume(plan, journalDir, options.resume, options.force === true, io, terminal) : undefined;
   const env = interactive
-    ? await askForMissingSecrets(plan, io.env, options.descriptions, terminalQuestion(process.stdin, io.stderr as NodeJS.WritableStream), (text) => io.stderr.write(text))
+    ? await askForMissingSecrets(plan, io.env, options.descriptions, terminalQuestion(process.stdin, io.stderr as NodeJS.WritableStream), (text) => io.stderr.write(text), options.secretCheck)
     : io.env;
   const secrets = collectSecretsOrExplain(plan, env, interactive ? undefined : whyNoPrompt(io.stdin, io.stderr, io.env));
+  checkSecret(plan, env, options.secretCheck);
   for (const variable of secrets.short) {
     warn(io, terminal, `the secret in ${variable} is shorter than ${MIN_MASKABLE_LENGTH} characters: exch-cert hides secrets in output by their value, which cannot protect one that short`);
   }
@@ -137,6 +141,16 @@ export async function runLive(plan: Plan, options: LiveOptions, io: CliIo, termi
 
 function warn(io: CliIo, terminal: Terminal, message: string): void {
   io.stderr.write(`${terminal.color.yellow('exch-cert: warning:')} ${message}\n`);
+}
+
+/** A secret that exch-cert can tell is wrong (it does not open the PFX) stops the run before anything connects. */
+function checkSecret(plan: Plan, env: Readonly<Record<string, string | undefined>>, check: SecretCheck | undefined): void {
+  const secret = plan.secrets.find((candidate) => candidate.param === check?.param);
+  const value = secret ? env[secret.env] : undefined;
+  const problem = check && value !== undefined ? check.problem(value) : undefined;
+  if (problem !== undefined && secret) {
+    throw new InputError(`${secret.env}: ${problem}; nothing was run`, `check the password (on a terminal, leave ${secret.env} unset and exch-cert asks for it)`);
+  }
 }
 
 /** An unset secret is a usage error; where exch-cert could not ask, the message says why. */

@@ -1,5 +1,6 @@
-import { closeSync, openSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { PfxReadError, readPfx } from '../certificate/read-pfx.js';
 import { InputError } from '../errors.js';
 import type { Plan } from '../plan/compile.js';
 import { quoteUntrusted } from '../text/untrusted.js';
@@ -29,4 +30,34 @@ export function checkLocalPfx(plan: Plan, cwd: string, flag: string): void {
   } catch (error) {
     throw new InputError(`${shown}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`, 'check the file\'s permissions for the account that runs exch-cert');
   }
+}
+
+/** Checks one secret's value before anything runs. */
+export interface SecretCheck {
+  /** The secret param it checks. */
+  readonly param: string;
+  /** Undefined when the value is fine, else what is wrong with it. */
+  problem(value: string): string | undefined;
+}
+
+/**
+ * For the renewal: whether the PFX password opens the PFX, tried here in Node before anything
+ * connects, so a wrong one is a usage error (or, typed at the prompt, asked again) instead of a
+ * failed import step. Anything else about the file (one Node cannot judge) is left to the import.
+ */
+export function pfxPasswordCheck(plan: Plan, cwd: string): SecretCheck | undefined {
+  const path = plan.params.find((param) => param.name === 'pfxPath')?.value;
+  if (typeof path !== 'string' || !plan.secrets.some((secret) => secret.param === 'pfxPassword')) return undefined;
+  return {
+    param: 'pfxPassword',
+    problem: (value) => {
+      try {
+        readPfx(readFileSync(resolve(cwd, path)), value);
+        return undefined;
+      } catch (error) {
+        // Only a verdict on the password: any other trouble with the file is for the import step (and `exch-cert inspect`).
+        return error instanceof PfxReadError && error.code === 'wrong-password' ? `the password does not open ${quoteUntrusted(path)}` : undefined;
+      }
+    },
+  };
 }

@@ -1,6 +1,7 @@
 import { read } from 'read';
 import { ExitCode, UserError } from '../errors.js';
 import type { Plan } from '../plan/compile.js';
+import type { SecretCheck } from './local-pfx.js';
 
 /** Asks for one line without showing what is typed; rejects on Ctrl-C. */
 export type HiddenQuestion = (prompt: string) => Promise<string>;
@@ -29,10 +30,11 @@ export function whyNoPrompt(stdin: { isTTY?: boolean } | undefined, stderr: { is
 const ATTEMPTS = 3;
 
 /**
- * Asks, hidden, for each secret of the plan whose environment variable is not set, twice each so
- * that a typo cannot protect a backup with a password nobody knows. The answers go into the
- * returned environment only: never into the plan, the journal or any output (they are masked like
- * every secret). Ctrl-C at the prompt stops with exit 130, before anything ran.
+ * Asks, hidden, for each secret of the plan whose environment variable is not set: twice each, so
+ * that a typo cannot protect a backup with a password nobody knows, or once when `check` can tell
+ * a wrong one (the PFX password opens the PFX). The answers go into the returned environment only:
+ * never into the plan, the journal or any output (they are masked like every secret). Ctrl-C at
+ * the prompt stops with exit 130, before anything ran.
  */
 export async function askForMissingSecrets(
   plan: Plan,
@@ -40,22 +42,30 @@ export async function askForMissingSecrets(
   descriptions: ReadonlyMap<string, string>,
   ask: HiddenQuestion,
   write: (text: string) => void,
+  check?: SecretCheck,
 ): Promise<Record<string, string | undefined>> {
   const result: Record<string, string | undefined> = { ...env };
   for (const secret of plan.secrets) {
     if (result[secret.env] !== undefined && result[secret.env] !== '') continue;
     const what = descriptions.get(secret.param) ?? `Secret ${secret.param}`;
     write(`${secret.env} is not set. Typing is not shown.\n`);
-    result[secret.env] = await askTwice(what, secret.env, ask, write);
+    const verify = check?.param === secret.param ? (value: string) => check.problem(value) : undefined;
+    result[secret.env] = await askUntilSure(what, secret.env, ask, write, verify);
   }
   return result;
 }
 
-async function askTwice(what: string, variable: string, ask: HiddenQuestion, write: (text: string) => void): Promise<string> {
+async function askUntilSure(what: string, variable: string, ask: HiddenQuestion, write: (text: string) => void, verify: ((value: string) => string | undefined) | undefined): Promise<string> {
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     const first = await question(ask, `${what}:`, variable);
     if (first === '') {
       write('  empty; type it again (Ctrl-C stops)\n');
+      continue;
+    }
+    if (verify) {
+      const problem = verify(first);
+      if (problem === undefined) return first;
+      write(`  ${problem}; once more\n`);
       continue;
     }
     const second = await question(ask, `${what} (again):`, variable);

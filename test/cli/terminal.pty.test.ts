@@ -67,7 +67,7 @@ describe.skipIf(!pwshPath)('on a terminal, against the simulated server', { time
     expect(init.status, init.stderr).toBe(0);
   });
 
-  it('asks for secrets that are not set, hidden, twice each; they reach the run and nothing records them', async () => {
+  it('asks for secrets that are not set, hidden (the PFX password until it opens the PFX, the backup password twice); they reach the run and nothing records them', async () => {
     const sim = join(fixture, 'sim');
     const run = onTerminal(
       ['renew', '--server', 'EXCH01', '--pfx', join(sim, 'renewed-mail.contoso.com.pfx'), '--fqdn', 'mail.contoso.com', '--simulate', join(sim, 'state.json'), '--yes', '--shell', pwshPath ?? 'pwsh'],
@@ -78,14 +78,17 @@ describe.skipIf(!pwshPath)('on a terminal, against the simulated server', { time
       await run.waitFor(prompt);
       run.write(`${text}\r`);
     };
-    await answer(/Password of the new PFX: /, PFX_PASSWORD);
-    await answer(/Password of the new PFX \(again\): /, PFX_PASSWORD);
+    // The PFX password is tried on the PFX itself: a wrong one is asked again, a right one once.
+    await answer(/Password of the new PFX: /, 'Wrong-Password-9');
+    await run.waitFor(/the password does not open .*renewed-mail\.contoso\.com\.pfx"; once more/);
+    await answer(/once more[\s\S]*Password of the new PFX: /, PFX_PASSWORD);
     await answer(/Password that protects the backup of the old certificate: /, BACKUP_PASSWORD);
     await answer(/Password that protects the backup of the old certificate \(again\): /, BACKUP_PASSWORD);
     const code = await run.exited;
     expect(code, run.stdout).toBe(0);
     expect(plain(run.stdout)).toContain('EXCH_CERT_PFX_PASSWORD is not set. Typing is not shown.');
     expect(plain(run.stdout)).toContain('done: all 11 steps done');
+    expect(plain(run.stdout)).not.toContain('Password of the new PFX (again)');
     // The terminal shows everything that was written to it, echo included: the secrets are not there.
     for (const secret of [PFX_PASSWORD, BACKUP_PASSWORD]) {
       expect(run.stdout).not.toContain(secret);
@@ -104,6 +107,18 @@ describe.skipIf(!pwshPath)('on a terminal, against the simulated server', { time
     run.write('\u0003');
     expect(await run.exited).toBe(130);
     expect(plain(run.stdout)).toContain('stopped at the prompt for PFX_PASSWORD; nothing was run');
+  });
+
+  it('a PFX password that does not open the PFX is exit 2 before anything connects', () => {
+    const sim = join(fixture, 'sim');
+    const dir = mkdtempSync(join(tmpdir(), 'exch-cert-pty-wrong-'));
+    const result = runCli(['renew', '--server', 'EXCH01', '--pfx', join(sim, 'renewed-mail.contoso.com.pfx'), '--fqdn', 'mail.contoso.com', '--simulate', join(dir, 'state.json'), '--yes', '--shell', '/nonexistent/pwsh'], {
+      env: { EXCH_CERT_PFX_PASSWORD: 'Wrong-Password-9', EXCH_CERT_BACKUP_PASSWORD: BACKUP_PASSWORD },
+      cwd: dir,
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(`EXCH_CERT_PFX_PASSWORD: the password does not open "${join(sim, 'renewed-mail.contoso.com.pfx')}"; nothing was run`);
+    expect(result.stderr).not.toContain('Wrong-Password-9');
   });
 
   const slowHealth = (): { dir: string; state: string } => {

@@ -6,7 +6,7 @@ import { encodePs1File, renderScript } from '../../plan/render.js';
 import { writeNewFile } from '../files.js';
 import { displayPath, loadPlan, type NamedFlag, type PlanRequest } from '../load-plan.js';
 import { DEFAULT_JOURNAL_DIR } from '../journal-dir.js';
-import { checkLocalPfx } from '../local-pfx.js';
+import { checkLocalPfx, pfxPasswordCheck } from '../local-pfx.js';
 import { escapeBlock, safeJson } from '../../text/untrusted.js';
 import { shippedRunbook } from '../package-root.js';
 import { resumeInvocation, type InvocationParts, type RunRecord } from '../resume.js';
@@ -107,7 +107,7 @@ async function execute(given: Invocation, options: RunOptions, io: CliIo, termin
   // The PFX is read on this machine: a path that is wrong fails now, not at the import step.
   if (invocation.command === 'renew') checkLocalPfx(plan, io.cwd, '--pfx');
   const { runLive } = await import('../live-run.js');
-  return runLive(plan, { ...options, journalDir, simulateState: invocation.simulateState, record: recordOf(invocation, runbookFile, vars, io.cwd), descriptions: paramDescriptions(runbook) }, io, terminal);
+  return runLive(plan, { ...options, journalDir, simulateState: invocation.simulateState, record: recordOf(invocation, runbookFile, vars, io.cwd), descriptions: paramDescriptions(runbook), secretCheck: invocation.command === 'renew' ? pfxPasswordCheck(plan, io.cwd) : undefined }, io, terminal);
 }
 
 /** The plan request of an invocation: the simulator is a module connection. */
