@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.tools/', 'coverage/', '.exch-cert/'] },
+  { ignores: ['dist/', 'node_modules/', '.tools/', 'coverage/', '.exch-cert/', '.test-dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

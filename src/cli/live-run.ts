@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { executePlan, type Clock } from '../engine/execute.js';
 import { Journal, newRunId, planFingerprint, readJournal, type ResumeState } from '../engine/journal.js';
 import { Masker, MIN_MASKABLE_LENGTH } from '../engine/mask.js';
@@ -9,6 +9,12 @@ import { ExitCode, InputError, UserError } from '../errors.js';
 import type { Plan } from '../plan/compile.js';
 import type { RunOptions } from './commands/run.js';
 import { canPrompt, promptForStep } from './confirm.js';
+import { DEFAULT_JOURNAL_DIR } from './journal-dir.js';
+import { pitfallsDocument } from './pitfalls.js';
+import { judgeResume, type RunRecord } from './resume.js';
+import { listRuns } from './run-history.js';
+import type { SecretCheck } from './local-pfx.js';
+import { askForMissingSecrets, terminalQuestion, whyNoPrompt } from './secret-prompt.js';
 import { ensureWritableDirectory } from './files.js';
 import { createLocalSteps } from './local-steps.js';
 import { Interrupts } from './interrupt.js';
@@ -23,6 +29,12 @@ import type { CliIo, Terminal } from './terminal.js';
 export interface LiveOptions extends RunOptions {
   /** With --simulate: the simulator's state file (created with the built-in default when missing). */
   readonly simulateState: string | undefined;
+  /** The command line as the journal keeps it, for a later --resume. */
+  readonly record: RunRecord;
+  /** Param descriptions, for the prompt that asks for a missing secret. */
+  readonly descriptions: ReadonlyMap<string, string>;
+  /** A secret exch-cert can check before anything runs (the renewal's PFX password). */
+  readonly secretCheck: SecretCheck | undefined;
 }
 
 const realClock: Clock = {
@@ -38,9 +50,6 @@ const realClock: Clock = {
     }),
 };
 
-/** The journal folder unless --journal-dir says otherwise. */
-export const DEFAULT_JOURNAL_DIR = join('.exch-cert', 'runs');
-
 /**
  * Runs a plan for real. Everything that can stop the run is checked before the first block is
  * sent: confirmations that cannot be asked (exit 5), missing secrets, a journal folder that cannot
@@ -51,19 +60,23 @@ export async function runLive(plan: Plan, options: LiveOptions, io: CliIo, termi
   const needConfirmation = plan.steps.filter((step) => step.confirm && !step.skipped);
   if (needConfirmation.length > 0 && !options.yes && !interactive) {
     throw new UserError(
-      `step ${needConfirmation.map((step) => step.id).join(', ')} needs confirmation and there is no terminal to ask; nothing was run`,
+      `step ${needConfirmation.map((step) => step.id).join(', ')} needs confirmation and ${whyNoPrompt(io.stdin, io.stderr, io.env)}; nothing was run`,
       ExitCode.confirmationRequired,
       'review the plan with --dry-run, then run again with --yes',
     );
   }
-  const secrets = collectSecrets(plan, io.env);
+  const journalDir = resolve(io.cwd, options.journalDir ?? DEFAULT_JOURNAL_DIR);
+  ensureWritableDirectory(journalDir, '--journal-dir');
+  const resume = options.resume !== undefined ? checkResume(plan, journalDir, options.resume, options.force === true, io, terminal) : undefined;
+  const env = interactive
+    ? await askForMissingSecrets(plan, io.env, options.descriptions, terminalQuestion(process.stdin, io.stderr as NodeJS.WritableStream), (text) => io.stderr.write(text), options.secretCheck)
+    : io.env;
+  const secrets = collectSecretsOrExplain(plan, env, interactive ? undefined : whyNoPrompt(io.stdin, io.stderr, io.env));
+  checkSecret(plan, env, options.secretCheck);
   for (const variable of secrets.short) {
     warn(io, terminal, `the secret in ${variable} is shorter than ${MIN_MASKABLE_LENGTH} characters: exch-cert hides secrets in output by their value, which cannot protect one that short`);
   }
   const masker = new Masker(secrets.values);
-  const journalDir = resolve(io.cwd, options.journalDir ?? DEFAULT_JOURNAL_DIR);
-  ensureWritableDirectory(journalDir, '--journal-dir');
-  const resume = options.resume !== undefined ? checkResume(plan, journalDir, options.resume, options.force === true) : undefined;
   const shellEnv: Record<string, string> = { ...secrets.shellEnv };
   if (options.simulateState !== undefined) shellEnv['EXCH_CERT_SIMULATOR_STATE'] = options.simulateState;
 
@@ -75,11 +88,16 @@ export async function runLive(plan: Plan, options: LiveOptions, io: CliIo, termi
     const sessions = createNodePowerShellFactory({ shell: resolveShell(options.shell, io.env), mask: (text) => masker.mask(text) });
     if (options.simulateState !== undefined) await ensureSimulatorState(sessions, options.simulateState, plan, io, terminal);
 
-    const journal = Journal.create(journalDir, runId);
+    const journal = Journal.create(journalDir, runId, undefined, options.record);
     const summarize = renewalSummarizer(plan);
     // ora is loaded only where spinners are shown (it costs start-up time for nothing in CI and pipes).
     const ora = terminal.interactive && !options.json ? (await import('ora')).default : undefined;
-    const text = new TextReporter(io, terminal, ora ? (label) => ora({ text: label, stream: io.stderr as NodeJS.WritableStream, discardStdin: false, color: terminal.color.level > 0 ? 'cyan' : false }) : undefined, options.verbose === true);
+    const text = new TextReporter(io, terminal, {
+      plan,
+      createSpinner: ora ? (label) => ora({ text: label, stream: io.stderr as NodeJS.WritableStream, discardStdin: false, color: terminal.color.level > 0 ? 'cyan' : false }) : undefined,
+      verbose: options.verbose === true,
+      pitfalls: pitfallsDocument(io.cwd),
+    });
     const sink = new FanOut(journal, options.json ? new JsonReporter(io, runId) : text);
     const interrupts = new Interrupts(sink);
     interrupts.install();
@@ -130,13 +148,39 @@ function warn(io: CliIo, terminal: Terminal, message: string): void {
   io.stderr.write(`${terminal.color.yellow('exch-cert: warning:')} ${message}\n`);
 }
 
-function checkResume(plan: Plan, journalDir: string, runId: string, force: boolean): ResumeState {
+/** A secret that exch-cert can tell is wrong (it does not open the PFX) stops the run before anything connects. */
+function checkSecret(plan: Plan, env: Readonly<Record<string, string | undefined>>, check: SecretCheck | undefined): void {
+  const secret = plan.secrets.find((candidate) => candidate.param === check?.param);
+  const value = secret ? env[secret.env] : undefined;
+  const problem = check && value !== undefined ? check.problem(value) : undefined;
+  if (problem !== undefined && secret) {
+    throw new InputError(`${secret.env}: ${problem}; nothing was run`, `check the password (on a terminal, leave ${secret.env} unset and exch-cert asks for it)`);
+  }
+}
+
+/** An unset secret is a usage error; where exch-cert could not ask, the message says why. */
+function collectSecretsOrExplain(plan: Plan, env: Readonly<Record<string, string | undefined>>, noPrompt: string | undefined): ReturnType<typeof collectSecrets> {
+  try {
+    return collectSecrets(plan, env);
+  } catch (error) {
+    if (!(error instanceof InputError) || noPrompt === undefined) throw error;
+    throw new InputError(`${error.message}\n(exch-cert asks for a secret that is not set only on a terminal; ${noPrompt})`, error.hint);
+  }
+}
+
+function checkResume(plan: Plan, journalDir: string, runId: string, force: boolean, io: CliIo, terminal: Terminal): ResumeState {
   const state = readJournal(journalDir, runId);
-  if (state.rolledBack) {
-    throw new InputError(
-      `run ${runId} failed and its onFailure steps rolled back part of what it did; resuming would skip steps whose effect was undone`,
-      'start a new run: the steps check what is already done and do not repeat it',
-    );
+  const later = listRuns(journalDir).find((run) => run.resumedFrom === runId);
+  if (later !== undefined) {
+    throw new InputError(`run ${runId} was resumed already, by run ${later.runId} (${later.outcome}): resuming it again would repeat what that run did`, later.resumable ? `resume the later run: --resume ${later.runId}` : `see \`exch-cert runs\`: ${later.reason}`);
+  }
+  const judged = judgeResume(state);
+  if (!judged.resumable) {
+    const hint =
+      judged.outcome === 'running'
+        ? 'wait for it to end (or stop it), then resume'
+        : 'start a new run: the steps check what is already done and do not repeat it';
+    throw new InputError(judged.outcome === 'running' ? `run ${runId} is ${judged.reason}` : `run ${runId} cannot be resumed: ${judged.reason}`, hint);
   }
   if (state.fingerprint !== planFingerprint(plan) && !force) {
     throw new InputError(
@@ -144,23 +188,8 @@ function checkResume(plan: Plan, journalDir: string, runId: string, force: boole
       'run the same runbook with the same --var values, or pass --force to resume anyway',
     );
   }
-  const alive = state.host === hostname() ? state.pids.filter(isAlive) : [];
-  if (alive.length > 0) {
-    throw new InputError(
-      `run ${runId} is still running here (process ${alive.join(', ')}): resuming now would run its steps twice`,
-      'wait for it to end (or stop it), then resume',
-    );
-  }
+  io.stderr.write(terminal.color.dim(`exch-cert: resuming run ${runId}: ${judged.reason}\n`));
   return state;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

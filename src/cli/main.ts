@@ -1,9 +1,12 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, RunbookError, UserError } from '../errors.js';
 import { LINT_FORMATS, LINT_PARSERS } from '../lint/format.js';
 import { EXCHANGE_VERSIONS, WINDOWS_VERSIONS } from '../certificate/versions.js';
 import type { InspectOptions } from './commands/inspect.js';
 import { VERSION } from '../version.js';
+import { packageRoot } from './package-root.js';
+import { sourceMappedStack } from './source-stack.js';
+import { escapeBlock } from '../text/untrusted.js';
 import { detectTerminal, type CliIo } from './terminal.js';
 
 const EXIT_CODES_HELP = `
@@ -41,6 +44,32 @@ class PluginUsageError extends Error {}
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
+/** A flag that takes one value: given twice with different values, it is an error, not a silent choice. */
+const once =
+  (flag: string) =>
+  (value: string, previous: unknown): string => {
+    if (typeof previous === 'string' && previous !== value) throw new InvalidArgumentError(`${flag} is given twice (${JSON.stringify(previous)} and ${JSON.stringify(value)}); give it once`);
+    return value;
+  };
+
+const SECRETS_HELP = `
+Secrets are read from the environment variables the runbook names (never from the command line).
+On a terminal, a secret that is not set is asked for, hidden; in CI or without a terminal it is an error.
+`;
+
+const RENEW_HELP = `
+Secrets (environment variables; never on the command line):
+  EXCH_CERT_PFX_PASSWORD     the password of the new PFX (--pfx)
+  EXCH_CERT_BACKUP_PASSWORD  protects the backup of the old certificate (in --backup-dir)
+On a terminal, one that is not set is asked for, hidden; in CI or without a terminal it is an error.
+
+Examples:
+  exch-cert renew --server EXCH01 --pfx 'C:\\certs\\mail-2026.pfx' --fqdn mail.contoso.com --dry-run
+  exch-cert renew --server EXCH01 --pfx 'C:\\certs\\mail-2026.pfx' --fqdn mail.contoso.com
+  exch-cert runs                              # the runs so far, and which can be resumed
+  exch-cert renew --resume 20261126T064800Z-ab12cd
+`;
+
 /**
  * Parses the command line, runs one command and returns the exit code.
  * Every known error becomes one line with a hint; only bugs show a stack.
@@ -52,6 +81,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .version(VERSION, '-V, --version')
     .addHelpText('after', EXIT_CODES_HELP)
     .showHelpAfterError('(run with --help for usage)')
+    // `runs prune --journal-dir D`: the subcommand's own flags go to the subcommand.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
@@ -61,60 +92,96 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 
   let exitCode: number = ExitCode.ok;
 
-  const addRunOptions = (command: Command): Command =>
+  /** What a plan is made of: the runbook's params, the connection, and where the dry run goes. */
+  const addPlanOptions = (command: Command, force: string): Command =>
     command
       .option('--var <KEY=VALUE>', 'set a runbook param (repeatable)', collect, [])
-      .option('--dry-run', 'print the PowerShell the run would send, and change nothing')
-      .option('--output <FILE.ps1>', 'with --dry-run: write the script to a .ps1 file (UTF-8 with BOM, CRLF) instead of stdout')
+      .option('--output <FILE.ps1>', 'write the dry-run script to a .ps1 file (UTF-8 with BOM, CRLF) instead of stdout', once('--output'))
       .option('--json', 'print the plan (or, when running, events) as JSON on stdout')
-      .option('--connect <MODE>', 'how to reach Exchange: remote (default; http://SERVER/PowerShell/), local (Exchange Management Shell on this server), or module:PATH')
-      .option('--credential-env <USER_VAR,PASS_VAR>', 'with --connect remote: read an explicit account from these environment variables')
+      .option('--connect <MODE>', 'how to reach Exchange: remote (default; http://SERVER/PowerShell/), local (Exchange Management Shell on this server), or module:PATH', once('--connect'))
+      .option('--credential-env <USER_VAR,PASS_VAR>', 'with --connect remote: read an explicit account from these environment variables', once('--credential-env'))
       // Test-only: how the test suite reaches the simulator over real PowerShell remoting (README, Development).
       .addOption(new Option('--remote-session-module <PATH>', 'with --connect remote: a module whose New-ExchCertExchangeSession/New-ExchCertHostSession open the sessions').hideHelp())
-      .option('--shell <SHELL>', 'powershell (Windows PowerShell 5.1, the default on Windows), pwsh, or a path')
-      .option('--simulate [STATE.json]', 'run against the simulated Exchange server (a default one is created when STATE is not given)')
+      .option('--simulate [STATE.json]', 'run against the simulated Exchange server (a default one is created when STATE is not given)', once('--simulate'))
+      .option('--force', force);
+
+  /** A plan's options, and what running it takes: a shell, confirmations, a journal, --resume. */
+  const addRunOptions = (command: Command): Command =>
+    addPlanOptions(
+      command.option('--dry-run', 'print the PowerShell the run would send, and change nothing'),
+      'override a refusal you have checked: replace an existing --output file, take over a stale server lock, or --resume although the runbook or params changed',
+    )
+      .option('--shell <SHELL>', 'powershell (Windows PowerShell 5.1, the default on Windows), pwsh, or a path', once('--shell'))
       .option('-y, --yes', 'answer yes to confirmations (needed without a terminal)')
-      .option('--journal-dir <DIR>', 'where run journals go', '.exch-cert/runs')
-      .option('--resume <RUN_ID>', 'continue an interrupted or failed run: skip the steps that finished')
-      .option('--force', 'override a refusal you have checked: replace an existing --output file, take over a stale server lock, or --resume although the runbook or params changed')
-      .option('--verbose', 'show what each step printed');
+      .option('--journal-dir <DIR>', 'where run journals go (default .exch-cert/runs)', once('--journal-dir'))
+      .option('--resume <RUN_ID>', 'continue an interrupted or failed run: skip the steps that finished; the runbook, params and connection come from its journal', once('--resume'))
+      .option('--verbose', 'show everything each step printed');
 
   addRunOptions(
     program
       .command('renew')
       .description('Renew the certificate of a Mailbox server with runbooks/renew-certificate.yaml (or --runbook).')
-      .requiredOption('--server <NAME>', 'Exchange server to change')
-      .option('--pfx <PATH>', 'the new certificate (PFX); needs no file for a dry run')
-      .option('--fqdn <NAME>', 'name clients use for POP/IMAP, e.g. mail.contoso.com')
-      .option('--friendly-name <TEXT>', 'friendly name for the new certificate')
-      .option('--services <LIST>', 'services to enable, e.g. IIS,SMTP,POP,IMAP')
-      .option('--runbook <FILE>', 'use another runbook with the same params'),
-  ).action(async (options: Record<string, unknown>) => {
-    const { renewCommand } = await import('./commands/run.js');
-    exitCode = await renewCommand(options, io, terminal);
-  });
+      .option('--server <NAME>', 'Exchange server to change (required)', once('--server'))
+      .option('--pfx <PATH>', 'the new certificate (PFX) on this machine (required); a dry run does not read it', once('--pfx'))
+      .option('--fqdn <NAME>', 'name clients use for POP/IMAP, e.g. mail.contoso.com (required)', once('--fqdn'))
+      .option('--friendly-name <TEXT>', 'friendly name for the new certificate', once('--friendly-name'))
+      .option('--services <LIST>', 'services to enable (default IIS,SMTP,POP,IMAP; any case)', once('--services'))
+      .option('--backup-dir <DIR>', 'folder on this machine (where exch-cert runs) for the backup of the old certificate, exported before it is removed (default C:\\ExchCertBackup)', once('--backup-dir'))
+      .option('--runbook <FILE>', 'use another runbook with the same params', once('--runbook')),
+  )
+    .addHelpText('after', RENEW_HELP)
+    .action(async (options: Record<string, unknown>) => {
+      const { renewCommand } = await import('./commands/run.js');
+      exitCode = await renewCommand(options, io, terminal);
+    });
 
   addRunOptions(
     program
       .command('run')
       .description('Run a runbook step by step.')
-      .argument('<RUNBOOK>', 'runbook file')
-      .option('--server <NAME>', 'Exchange server (sets the runbook param server when it has one)'),
-  ).action(async (runbookFile: string, options: Record<string, unknown>) => {
-    const { runCommand } = await import('./commands/run.js');
-    exitCode = await runCommand(runbookFile, options, io, terminal);
-  });
+      .argument('[RUNBOOK]', 'runbook file (not needed with --resume)')
+      .option('--server <NAME>', 'Exchange server (sets the runbook param server when it has one)', once('--server')),
+  )
+    .addHelpText('after', SECRETS_HELP)
+    .action(async (runbookFile: string | undefined, options: Record<string, unknown>) => {
+      const { runCommand } = await import('./commands/run.js');
+      exitCode = await runCommand(runbookFile, options, io, terminal);
+    });
 
-  addRunOptions(
+  addPlanOptions(
     program
       .command('plan')
-      .description('Print the PowerShell a run would send (same as run --dry-run).')
+      .description('Print the PowerShell a run would send (same as run --dry-run); changes nothing and needs no secrets.')
       .argument('<RUNBOOK>', 'runbook file')
-      .option('--server <NAME>', 'Exchange server (sets the runbook param server when it has one)'),
-  ).action(async (runbookFile: string, options: Record<string, unknown>) => {
+      .option('--server <NAME>', 'Exchange server (sets the runbook param server when it has one)', once('--server')),
+    'replace an existing --output file',
+  )
+    // A plan is a dry run: saying so again is harmless, so it is accepted, but not offered.
+    .addOption(new Option('--dry-run').hideHelp())
+    .action(async (runbookFile: string, options: Record<string, unknown>) => {
     const { runCommand } = await import('./commands/run.js');
     exitCode = await runCommand(runbookFile, { ...options, dryRun: true }, io, terminal);
   });
+
+  program
+    .command('runs')
+    .description('List the runs in the journal folder: id, runbook, server, start, outcome, and whether --resume can continue it.')
+    .option('--journal-dir <DIR>', 'the journal folder (default .exch-cert/runs)')
+    .option('--json', 'as JSON on stdout')
+    .enablePositionalOptions()
+    .action(async (options: { journalDir?: string; json?: boolean }) => {
+      const { runsCommand } = await import('./commands/runs.js');
+      exitCode = runsCommand(options, io, terminal);
+    })
+    .command('prune')
+    .description('Remove the journals of runs that started before a given age (runs still going are kept).')
+    .requiredOption('--older-than <AGE>', 'such as 30d, 12h or 90m')
+    .option('--journal-dir <DIR>', 'the journal folder (default .exch-cert/runs)')
+    .option('--dry-run', 'list what would be removed, and remove nothing')
+    .action(async (options: { olderThan: string; journalDir?: string; dryRun?: boolean }) => {
+      const { pruneRunsCommand } = await import('./commands/runs.js');
+      exitCode = pruneRunsCommand(options, io, terminal, new Date());
+    });
 
   program
     .command('lint')
@@ -251,6 +318,15 @@ function earlyFinish(exitCode: number, error: unknown): string {
   return JSON.stringify({ v: 1, ts: new Date().toISOString(), type: 'run-finished', outcome: EARLY_OUTCOMES[exitCode] ?? 'failed', exitCode, message, started: false }) + '\n';
 }
 
+/** Paths in a bug's stack trace are shown relative to exch-cert's folder (src/cli/main.ts:12:3). */
+function rootForStacks(cwd: string): string {
+  try {
+    return packageRoot();
+  } catch {
+    return cwd;
+  }
+}
+
 function reportError(error: unknown, io: CliIo, terminal: ReturnType<typeof detectTerminal>): number {
   const { color } = terminal;
   if (error instanceof CommanderError) {
@@ -266,7 +342,7 @@ function reportError(error: unknown, io: CliIo, terminal: ReturnType<typeof dete
     if (error.hint) io.stderr.write(`  ${color.cyan('hint:')} ${error.hint}\n`);
     return error.exitCode;
   }
-  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  const detail = escapeBlock(error instanceof Error ? sourceMappedStack(error.stack ?? error.message, rootForStacks(io.cwd)) : String(error));
   io.stderr.write(`${color.red.bold('exch-cert: internal error (this is a bug in exch-cert; please report it with this output):')}\n${detail}\n`);
   return ExitCode.internal;
 }

@@ -44,6 +44,8 @@ export async function checkRenewalPfx(plan: Plan, options: { readonly dryRun: bo
       ...(Array.isArray(services) ? { services: (services as readonly string[]).filter((service): service is 'IIS' | 'SMTP' | 'POP' | 'IMAP' => ['IIS', 'SMTP', 'POP', 'IMAP'].includes(service)) } : {}),
     });
   } catch (error) {
+    // A run reports a wrong password as a wrong secret (and asks again at a prompt): see pfxPasswordCheck.
+    if (error instanceof PfxReadError && error.code === 'wrong-password' && !options.dryRun) return;
     if (error instanceof PfxReadError) throw new InputError(`--pfx ${escapeUntrusted(path)}: ${error.message}; nothing was run`, 'check the file and EXCH_CERT_PFX_PASSWORD (exch-cert inspect PFX shows what it holds)');
     throw error;
   }

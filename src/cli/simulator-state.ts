@@ -25,7 +25,7 @@ export async function runSimulatorSetup(sessions: SessionFactory, script: string
   }
 }
 
-/** Creates the built-in simulated server (the seed's EXCH01) unless the state file exists. */
+/** Creates the built-in simulated server (EXCH01) unless the state file exists. */
 export async function ensureSimulatorState(sessions: SessionFactory, statePath: string, plan: Plan, io: CliIo, terminal: Terminal): Promise<void> {
   if (existsSync(statePath)) return;
   mkdirSync(dirname(statePath), { recursive: true });

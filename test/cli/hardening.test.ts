@@ -18,7 +18,10 @@ const dangling = join(work, 'dangling.ps1');
 symlinkSync(join(work, 'nowhere', 'target.ps1'), dangling);
 mkdirSync(join(work, 'folder'));
 
-const PLAN = ['plan', 'runbooks/validate-exchange.yaml', '--server', 'EXCH01', '--dry-run'];
+const PLAN = ['plan', 'runbooks/validate-exchange.yaml', '--server', 'EXCH01'];
+// The renewal checks that its PFX is a file on this machine before anything else; any file will do here.
+const pfx = join(work, 'new.pfx');
+writeFileSync(pfx, 'not read before the import step');
 const RUN = ['run', 'runbooks/validate-exchange.yaml', '--server', 'EXCH01', '--shell', '/nonexistent/pwsh'];
 
 describe('--output and --journal-dir mistakes are exit 2 with one line', () => {
@@ -62,9 +65,10 @@ describe('--output and --journal-dir mistakes are exit 2 with one line', () => {
 describe('--json ends with the final event, also when the run never started', () => {
   it.each([
     ['a usage error (exit 2)', ['run', 'runbooks/validate-exchange.yaml', '--json', '--server', "EX'01"], 2, 'invalid'],
-    ['a confirmation that cannot be asked (exit 5)', ['renew', '--server', 'EXCH01', '--pfx', 'x.pfx', '--fqdn', 'mail.contoso.com', '--json'], 5, 'declined'],
+    ['a confirmation that cannot be asked (exit 5)', ['renew', '--server', 'EXCH01', '--pfx', pfx, '--fqdn', 'mail.contoso.com', '--json'], 5, 'declined'],
   ])('%s', (_name, args, code, outcome) => {
-    const result = runCli(args, { env: { EXCH_CERT_PFX_PASSWORD: 'pfx-password', EXCH_CERT_BACKUP_PASSWORD: 'backup-password' } });
+    // No PFX password: the file is not a PFX, and the confirmation is refused before secrets are read.
+    const result = runCli(args, { env: { EXCH_CERT_PFX_PASSWORD: undefined, EXCH_CERT_BACKUP_PASSWORD: 'backup-password' } });
     expect(result.status).toBe(code);
     const last = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
     expect(last).toMatchObject({ v: 1, type: 'run-finished', outcome, exitCode: code, started: false });

@@ -136,4 +136,33 @@ describe('journal', () => {
     journal.close();
     expect(readJournal(dir, 'r6')).toMatchObject({ host: 'ADMINPC', pids: [4242, 5151] });
   });
+
+  it('keeps the command line on the run-started line (and only there), and reads back what --resume and `runs` need', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'exch-cert-journal-'));
+    const request = { command: 'renew', runbookFile: '/opt/exch-cert/runbooks/renew-certificate.yaml', vars: { server: 'EXCH01', fqdn: 'mail.contoso.com' }, cwd: '/home/admin' };
+    const journal = Journal.create(dir, 'r7', undefined, request);
+    journal.emit({ type: 'run-started', runId: 'r7', runbook: 'x', file: 'x.yaml', server: 'EXCH01', fingerprint: 'abc', toolVersion: '1', params: {}, steps: ['a', 'b'], host: 'ADMINPC', pid: 4242, resumedFrom: 'r6' });
+    journal.emit(started('a'));
+    journal.emit(finished('a', 'changed'));
+    journal.emit({ type: 'rollback-started', failedStepId: 'b', steps: ['undo'] });
+    journal.emit({ type: 'step-finished', stepId: 'undo', phase: 'onFailure', position: 1, total: 1, title: 'undo', status: 'ok', attempts: 1, durationMs: 5, outputs: {} });
+    journal.emit({ type: 'run-finished', outcome: 'failed', exitCode: 1, durationMs: 9, message: 'step b failed', counts: { ok: 0, changed: 1, skipped: 0, failed: 1, timed_out: 0 }, serverLeftChanged: false });
+    journal.close();
+    const lines = readFileSync(join(dir, 'r7.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ type: 'run-started', request });
+    expect(lines.slice(1).some((line) => 'request' in line)).toBe(false);
+    const state = readJournal(dir, 'r7');
+    expect(state).toMatchObject({
+      request,
+      runbook: 'x',
+      server: 'EXCH01',
+      stepIds: ['a', 'b'],
+      resumedFrom: 'r6',
+      rolledBack: true,
+      steps: [{ id: 'a', status: 'changed', position: 1, title: 'a' }],
+      onFailure: [{ id: 'undo', status: 'ok' }],
+      finished: { outcome: 'failed', exitCode: 1, message: 'step b failed' },
+    });
+    expect(state.startedAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+  });
 });

@@ -1,9 +1,9 @@
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ExitCode, InputError } from '../../errors.js';
 import { FQDN_PATTERN } from '../../actions/fields.js';
 import { psString, psStringArray } from '../../powershell/quote.js';
 import { Masker } from '../../engine/mask.js';
+import { ensureWritableDirectory } from '../files.js';
 import { displayPath } from '../load-plan.js';
 import { defaultSimulatorDir } from '../simulator.js';
 import { runSimulatorSetup } from '../simulator-state.js';
@@ -33,7 +33,7 @@ export async function simulatorInitCommand(options: InitOptions, io: CliIo, term
   const password = io.env['EXCH_CERT_PFX_PASSWORD'];
   if (!password) throw new InputError('set EXCH_CERT_PFX_PASSWORD first: the rehearsal PFX is protected with it, as the real one will be');
   const dir = resolve(io.cwd, options.dir ?? defaultSimulatorDir(io.cwd));
-  mkdirSync(dir, { recursive: true });
+  ensureWritableDirectory(dir, '--dir');
   const state = join(dir, 'state.json');
   if (!FQDN_PATTERN.test(options.fqdn)) throw new InputError(`--fqdn ${JSON.stringify(options.fqdn)} is not a name clients use, such as mail.contoso.com`, 'for a wildcard certificate, give --wildcard with the FQDN: --fqdn mail.contoso.com --wildcard makes *.contoso.com');
   // --wildcard: the certificate covers every name of the FQDN's domain, as *.contoso.com does mail.contoso.com.
