@@ -40,6 +40,12 @@ export interface ExecuteOptions {
   readonly resume?: ResumeState;
   /** Why the journal can no longer be written (a full disk), once that happened: the run stops at the next step boundary. */
   journalProblem?(): string | undefined;
+  /**
+   * `first-change`: a preflight. Connect and run the steps up to, not including, the first step that
+   * changes the server, then end `ok` with `stoppedBefore` naming it: every read-only check has run
+   * and nothing on the server was changed.
+   */
+  readonly until?: 'first-change';
 }
 
 export interface StepResult {
@@ -54,6 +60,10 @@ export interface RunResult {
   readonly exitCode: ExitCodeValue;
   readonly message: string;
   readonly steps: readonly StepResult[];
+  /** With `until: 'first-change'`: the step the run stopped before (absent when no step changes the server). */
+  readonly stoppedBefore?: string;
+  /** The outputs of the steps that ran (or were done in the run being resumed), by step id. */
+  readonly outputs: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
 }
 
 const EXIT_CODES: Record<RunOutcome, ExitCodeValue> = {
@@ -140,6 +150,10 @@ class Run {
         this.record(step, 'skipped', 0, 0, { reason: step.skipped });
         continue;
       }
+      if (this.options.until === 'first-change' && step.changes) {
+        const ran = this.results.filter((result) => result.status !== 'skipped').length;
+        return this.finish('ok', `preflight: ${ran} read-only step(s) ran; stopped before step ${step.id}, the first that changes the server. Nothing on the server was changed`, false, step.id);
+      }
       if (step.confirm) {
         const answer = await this.options.confirm(step);
         this.emit({ type: 'confirmation', stepId: step.id, answer });
@@ -151,6 +165,8 @@ class Run {
         return this.finish('interrupted', `step ${step.id} was aborted by ${this.cause()} and may be half done${this.changedSummary()}${this.resumeHint()}`);
       }
       if ((status === 'failed' || status === 'timed_out') && !step.continueOnError) {
+        // A preflight ran read-only steps only: there is nothing to roll back.
+        if (this.options.until === 'first-change') return this.finish('failed', `preflight: step ${step.id} ${status === 'timed_out' ? 'timed out' : 'failed'}${this.changedSummary()}`);
         const changed = this.serverChanged();
         const rollback = await this.rollback(step);
         const leftChanged = changed && !rollback.restored;
@@ -368,12 +384,12 @@ class Run {
   }
 
   /** Ends the run. `message` is exch-cert's own sentence; what it quotes from PowerShell was masked at the source. */
-  private finish(outcome: RunOutcome, message: string, serverLeftChanged = false): RunResult {
+  private finish(outcome: RunOutcome, message: string, serverLeftChanged = false, stoppedBefore?: string): RunResult {
     const exitCode = serverLeftChanged ? ExitCode.leftChanged : EXIT_CODES[outcome];
     const counts: Record<StepStatus, number> = { ok: 0, changed: 0, skipped: 0, failed: 0, timed_out: 0 };
     for (const result of this.results) counts[result.status]++;
     this.emit({ type: 'run-finished', outcome, exitCode, durationMs: this.options.clock.now() - this.started, message, counts, serverLeftChanged });
-    return { outcome, exitCode, message, steps: this.results };
+    return { outcome, exitCode, message, steps: this.results, outputs: this.outputs, ...(stoppedBefore !== undefined ? { stoppedBefore } : {}) };
   }
 
   private emit(event: RunEvent): void {
