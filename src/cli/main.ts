@@ -155,12 +155,14 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .command('init')
     .description('Create a simulated Exchange server and a renewed certificate (PFX protected with EXCH_CERT_PFX_PASSWORD) to rehearse with.')
     .option('--dir <DIR>', 'where to put them (default .exch-cert/simulator)')
-    .option('--server <NAME>', 'server name', 'EXCH01')
+    .option('--server <NAME>', 'server name (default EXCH01)')
+    .option('--servers <LIST>', 'several Mailbox servers behind one namespace, e.g. EXCH01,EXCH02')
+    .option('--edge <LIST>', 'Edge Transport servers, subscribed to the organisation, e.g. EDGE01')
     .option('--fqdn <NAME>', 'name of the renewed certificate', 'mail.contoso.com')
     .option('--wildcard', 'make the renewed certificate a wildcard for the FQDN\'s domain (--fqdn mail.contoso.com: *.contoso.com)')
     .option('--layout <LIST>', 'what the server has besides a fresh install: seed (POP/IMAP running, as in the field notes), loopback-public, sni, public-internal-transport, non-exportable, require-ssl-off, hybrid-connectors')
     .option('--shell <SHELL>', 'PowerShell 7 to use (pwsh or a path)')
-    .action(async (options: { dir?: string; server: string; fqdn: string; wildcard?: boolean; layout?: string; shell?: string }) => {
+    .action(async (options: { dir?: string; server?: string; servers?: string; edge?: string; fqdn: string; wildcard?: boolean; layout?: string; shell?: string }) => {
       const { simulatorInitCommand } = await import('./commands/simulator.js');
       exitCode = await simulatorInitCommand(options, io, terminal);
     });
