@@ -7,10 +7,14 @@ import { iisReset } from './catalog/iis-reset.js';
 import { importCertificate } from './catalog/import-certificate.js';
 import { newSelfSignedCertificate } from './catalog/new-self-signed-certificate.js';
 import { powershell } from './catalog/powershell.js';
+import { redirectMessages } from './catalog/redirect-messages.js';
 import { removeCertificate } from './catalog/remove-certificate.js';
 import { restartServices } from './catalog/restart-services.js';
 import { setPopImapCertificateName } from './catalog/set-pop-imap-certificate-name.js';
+import { setServerComponentState } from './catalog/set-server-component-state.js';
+import { testServerComponents } from './catalog/test-server-components.js';
 import { testServiceHealth } from './catalog/test-service-health.js';
+import { waitForQueues } from './catalog/wait-for-queues.js';
 
 /** The action catalog, in the order `exch-cert actions` lists it. */
 export const ACTIONS: readonly ActionDefinition[] = [
@@ -25,6 +29,11 @@ export const ACTIONS: readonly ActionDefinition[] = [
   restartServices,
   iisReset,
   bindIisCertificate,
+  // Maintenance mode
+  testServerComponents,
+  setServerComponentState,
+  redirectMessages,
+  waitForQueues,
   powershell,
 ] as ActionDefinition[];
 

@@ -17,6 +17,7 @@
 #   steps.import.outputs.thumbprint
 #   steps.create.outputs.thumbprint
 #   steps.find-loopback.outputs.thumbprint
+#   steps.components-before.outputs.notActive
 #   steps.find-loopback.outputs.found
 
 # ---- prologue: settings, helpers, secrets, connection ----
@@ -24,7 +25,7 @@ if ($PSVersionTable.PSVersion.Major -lt 5) { throw ('exch-cert: this needs Windo
 $global:ErrorActionPreference = 'Stop'
 $ErrorActionPreference = 'Stop'
 $global:ProgressPreference = 'SilentlyContinue'
-$global:ExchCert = @{ Server = 'EXCH01'; HostMode = 'session'; ExchangeCommands = @('Enable-ExchangeCertificate','Export-ExchangeCertificate','Get-AuthConfig','Get-ExchangeCertificate','Get-ImapSettings','Get-PopSettings','Get-TransportService','Import-ExchangeCertificate','New-ExchangeCertificate','Remove-ExchangeCertificate','Set-ImapSettings','Set-PopSettings','Test-ServiceHealth'); Session = $null; ExchangeModule = $null; HostSessions = @{}; Credential = $null; Reconnect = $false; Outputs = @{}; Secrets = @{}; Current = $null }
+$global:ExchCert = @{ Server = 'EXCH01'; HostMode = 'session'; ExchangeCommands = @('Enable-ExchangeCertificate','Export-ExchangeCertificate','Get-AuthConfig','Get-ExchangeCertificate','Get-ExchangeServer','Get-ImapSettings','Get-PopSettings','Get-Queue','Get-ServerComponentState','Get-TransportService','Import-ExchangeCertificate','New-ExchangeCertificate','Redirect-Message','Remove-ExchangeCertificate','Set-ImapSettings','Set-PopSettings','Set-ServerComponentState','Test-ServiceHealth'); Session = $null; ExchangeModule = $null; HostSessions = @{}; Credential = $null; Reconnect = $false; Outputs = @{}; Secrets = @{}; Current = $null }
 
 function global:Invoke-ExchCertStep {
     param(
@@ -235,7 +236,7 @@ Connect-ExchCertExchange
 
 # ---- steps ----
 try {
-# [1/15] create: Create a self-signed certificate for EXCH01, exch01.contoso.local
+# [1/20] create: Create a self-signed certificate for EXCH01, exch01.contoso.local
 Invoke-ExchCertStep -Id 'create' -Exchange -Body {
     $certificate = New-ExchangeCertificate -Server 'exch01.contoso.com' -SubjectName 'CN=EXCH01' -DomainName @('EXCH01','exch01.contoso.local') -FriendlyName 'Back end' -PrivateKeyExportable $false -KeySize 4096 -Services 'None' -Force -ErrorAction 'Stop'
     if (-not $certificate -or -not (Find-ExchCertCertificate -Server 'exch01.contoso.com' -Thumbprint ([string]$certificate.Thumbprint))) { throw 'exch-cert: New-ExchangeCertificate reported no error, but the new certificate is not in the store' }
@@ -243,7 +244,7 @@ Invoke-ExchCertStep -Id 'create' -Exchange -Body {
     Set-ExchCertOutput -Name 'thumbprint' -Value ([string]$certificate.Thumbprint)
 }
 
-# [2/15] import: Import the certificate from C:\certs\new.pfx
+# [2/20] import: Import the certificate from C:\certs\new.pfx
 Invoke-ExchCertStep -Id 'import' -Exchange -Body {
     $bytes = [System.IO.File]::ReadAllBytes((Resolve-ExchCertPath -Path 'C:\certs\new.pfx'))
     $pfx = Read-ExchCertPfx -Bytes $bytes -Password $ExchCert.Secrets['pfxPassword']
@@ -261,7 +262,7 @@ Invoke-ExchCertStep -Id 'import' -Exchange -Body {
     Set-ExchCertOutput -Name 'thumbprint' -Value $thumbprint
 }
 
-# [3/15] find-by-thumbprint: Find certificate <import.thumbprint>
+# [3/20] find-by-thumbprint: Find certificate <import.thumbprint>
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'find-by-thumbprint' -ReadOnly -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -278,7 +279,7 @@ Invoke-ExchCertStep -Id 'find-by-thumbprint' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value ([string]$certificate.Services)
 }
 
-# [4/15] find-loopback: Find the certificate bound to Default Web Site 127.0.0.1:443
+# [4/20] find-loopback: Find the certificate bound to Default Web Site 127.0.0.1:443
 Invoke-ExchCertStep -Id 'find-loopback' -ReadOnly -Exchange -Body {
     $thumbprint = [string](Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @('Default Web Site', 443, '127.0.0.1', $true) -ScriptBlock {
         param($Site, $Port, $Ip, $AllowMissing)
@@ -308,7 +309,7 @@ Invoke-ExchCertStep -Id 'find-loopback' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value ([string]$certificate.Services)
 }
 
-# [5/15] enable-smtp-only: Enable the certificate for SMTP
+# [5/20] enable-smtp-only: Enable the certificate for SMTP
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'enable-smtp-only' -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -329,7 +330,7 @@ Invoke-ExchCertStep -Id 'enable-smtp-only' -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value $services
 }
 
-# [6/15] enable: Enable the certificate for IIS, POP, IMAP, SMTP
+# [6/20] enable: Enable the certificate for IIS, POP, IMAP, SMTP
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'enable' -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -370,7 +371,7 @@ Invoke-ExchCertStep -Id 'enable' -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value $services
 }
 
-# [7/15] bind-back-end: Bind Exchange Back End *:444 to certificate <create.thumbprint>
+# [7/20] bind-back-end: Bind Exchange Back End *:444 to certificate <create.thumbprint>
 #   known at run time: steps.create.outputs.thumbprint
 Invoke-ExchCertStep -Id 'bind-back-end' -Body {
     $result = Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @('Exchange Back End', 444, '*', (Get-ExchCertOutput -Step 'create' -Name 'thumbprint')) -ScriptBlock {
@@ -407,7 +408,7 @@ Invoke-ExchCertStep -Id 'bind-back-end' -Body {
     Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)
 }
 
-# [8/15] pop-only: Set the POP certificate name to mail.contoso.com
+# [8/20] pop-only: Set the POP certificate name to mail.contoso.com
 Invoke-ExchCertStep -Id 'pop-only' -Exchange -Body {
     $name = 'mail.contoso.com'
     $changed = $false
@@ -419,7 +420,7 @@ Invoke-ExchCertStep -Id 'pop-only' -Exchange -Body {
     if (-not $changed) { Set-ExchCertUnchanged }
 }
 
-# [9/15] restart: Restart MSExchangePop3, MSExchangePOP3BE
+# [9/20] restart: Restart MSExchangePop3, MSExchangePOP3BE
 #   exch-cert: timeout 90s; 2 retries, 15s apart
 Invoke-ExchCertStep -Id 'restart' -Body {
     $restarted = @(Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(@('MSExchangePop3','MSExchangePOP3BE'), $true, 60) -ScriptBlock {
@@ -441,7 +442,7 @@ Invoke-ExchCertStep -Id 'restart' -Body {
     Set-ExchCertOutput -Name 'restarted' -Value $restarted
 }
 
-# [10/15] iis: Restart IIS on exch01.contoso.com
+# [10/20] iis: Restart IIS on exch01.contoso.com
 Invoke-ExchCertStep -Id 'iis' -Body {
     try {
         Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @() -ScriptBlock {
@@ -457,7 +458,7 @@ Invoke-ExchCertStep -Id 'iis' -Body {
 }
 
 try {
-# [11/15] health: Check that the required Exchange services run on exch01.contoso.com
+# [11/20] health: Check that the required Exchange services run on exch01.contoso.com
 #   exch-cert: continues on error
 Invoke-ExchCertStep -Id 'health' -ReadOnly -Exchange -Body {
     $problems = @()
@@ -476,7 +477,7 @@ catch {
     Write-Warning ('exch-cert: step health failed, continuing (continueOnError): ' + $_.Exception.Message)
 }
 
-# [12/15] backup: Back up certificate <find-loopback.thumbprint> to D:\backup\old.pfx
+# [12/20] backup: Back up certificate <find-loopback.thumbprint> to D:\backup\old.pfx
 #   known at run time: steps.find-loopback.outputs.thumbprint
 Invoke-ExchCertStep -Id 'backup' -ReadOnly -Exchange -Body {
     $thumbprint = ([string](Get-ExchCertOutput -Step 'find-loopback' -Name 'thumbprint')).ToUpperInvariant()
@@ -506,7 +507,7 @@ Invoke-ExchCertStep -Id 'backup' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'path' -Value $path
 }
 
-# [13/15] remove: Remove certificate <find-loopback.thumbprint>
+# [13/20] remove: Remove certificate <find-loopback.thumbprint>
 #   known at run time: steps.find-loopback.outputs.thumbprint
 #   exch-cert: asks for confirmation (destructive)
 Invoke-ExchCertStep -Id 'remove' -Exchange -Body {
@@ -534,7 +535,74 @@ Invoke-ExchCertStep -Id 'remove' -Exchange -Body {
     Write-Host ('exch-cert: removed ' + $thumbprint)
 }
 
-# [14/15] script-here: Run a custom PowerShell script
+# [14/20] components-before: Record the components of exch01.contoso.com that are not Active
+Invoke-ExchCertStep -Id 'components-before' -ReadOnly -Exchange -Body {
+    $components = @(Get-ServerComponentState -Identity 'exch01.contoso.com' -ErrorAction 'Stop')
+    if ($components.Count -eq 0) { throw ('exch-cert: Get-ServerComponentState returned no component for ' + 'exch01.contoso.com') }
+    $allowed = @(@())
+    $notActive = @($components | Where-Object { [string]$_.State -ne 'Active' } | ForEach-Object { [string]$_.Component })
+    foreach ($component in $components) { if ([string]$component.State -ne 'Active') { Write-Host ('exch-cert: ' + [string]$component.Component + ' is ' + [string]$component.State) } }
+    Set-ExchCertOutput -Name 'notActive' -Value $notActive
+    Set-ExchCertOutput -Name 'checked' -Value $true
+}
+
+# [15/20] drain: Set HubTransport on exch01.contoso.com to Draining (requester Maintenance)
+Invoke-ExchCertStep -Id 'drain' -Exchange -Body {
+    $component = 'HubTransport'
+    $wanted = 'Draining'
+    $before = [string](Get-ServerComponentState -Identity 'exch01.contoso.com' -Component $component -ErrorAction 'Stop').State
+    Set-ServerComponentState -Identity 'exch01.contoso.com' -Component $component -Requester 'Maintenance' -State $wanted -Confirm:$false -ErrorAction 'Stop'
+    $after = [string](Get-ServerComponentState -Identity 'exch01.contoso.com' -Component $component -ErrorAction 'Stop').State
+    if ($after -ne $wanted) {
+        throw ('exch-cert: Set-ServerComponentState reported no error, but ' + $component + ' on ' + 'exch01.contoso.com' + ' is ' + $after + ', not ' + $wanted + '; another requester holds it (see the LocalStates of Get-ServerComponentState ' + 'exch01.contoso.com' + ' -Component ' + $component + ')')
+    }
+    Write-Host ('exch-cert: ' + $component + ' was ' + $before + ', is ' + $after)
+    if ($before -eq $wanted) { Set-ExchCertUnchanged }
+    Set-ExchCertOutput -Name 'previousState' -Value $before
+}
+
+# [16/20] redirect: Redirect the messages queued on exch01.contoso.com to exch02.contoso.com
+Invoke-ExchCertStep -Id 'redirect' -Exchange -Body {
+    $target = Get-ExchangeServer -Identity 'exch02.contoso.com' -ErrorAction 'Stop'
+    if ([string]$target.ServerRole -notmatch 'Mailbox') { throw ('exch-cert: ' + 'exch02.contoso.com' + ' is a ' + [string]$target.ServerRole + ' server; messages can only be redirected to a Mailbox server') }
+    if ([string]$target.Name -eq ([string]'exch01.contoso.com').Split('.')[0] -or [string]$target.Fqdn -eq 'exch01.contoso.com') { throw ('exch-cert: the messages of ' + 'exch01.contoso.com' + ' cannot be redirected to itself') }
+    $transport = [string](Get-ServerComponentState -Identity 'exch02.contoso.com' -Component 'HubTransport' -ErrorAction 'Stop').State
+    if ($transport -ne 'Active') { throw ('exch-cert: the transport of ' + [string]$target.Name + ' is ' + $transport + ', not Active: redirect to a server that is in service') }
+    Redirect-Message -Server 'exch01.contoso.com' -Target ([string]$target.Fqdn) -Confirm:$false -ErrorAction 'Stop'
+    Write-Host ('exch-cert: the messages of ' + 'exch01.contoso.com' + ' go to ' + [string]$target.Fqdn)
+    Set-ExchCertOutput -Name 'target' -Value ([string]$target.Fqdn)
+}
+
+# [17/20] queues: Wait until the queues of exch01.contoso.com are empty (at most 900 s)
+Invoke-ExchCertStep -Id 'queues' -ReadOnly -Exchange -Body {
+    $deadline = [DateTime]::UtcNow.AddSeconds(900)
+    while ($true) {
+        $busy = @(Get-Queue -Server 'exch01.contoso.com' -ErrorAction 'Stop' | Where-Object { [string]$_.Identity -notlike '*\Poison' -and [string]$_.Identity -notlike '*\Shadow\*' -and [int]$_.MessageCount -gt 0 })
+        if ($busy.Count -eq 0) { break }
+        $left = @($busy | ForEach-Object { [string]$_.Identity + ' (' + [string]$_.Status + '): ' + [string]$_.MessageCount + ' message(s)' }) -join '; '
+        if ([DateTime]::UtcNow -ge $deadline) { throw ('exch-cert: the queues of ' + 'exch01.contoso.com' + ' did not empty within ' + 900 + ' s: ' + $left) }
+        Write-Host ('exch-cert: waiting for ' + $left)
+        Start-Sleep -Seconds 15
+    }
+    Write-Host ('exch-cert: the queues of ' + 'exch01.contoso.com' + ' are empty')
+}
+
+# [18/20] components-after: Check that every component of exch01.contoso.com is Active
+#   known at run time: steps.components-before.outputs.notActive
+Invoke-ExchCertStep -Id 'components-after' -ReadOnly -Exchange -Body {
+    $components = @(Get-ServerComponentState -Identity 'exch01.contoso.com' -ErrorAction 'Stop')
+    if ($components.Count -eq 0) { throw ('exch-cert: Get-ServerComponentState returned no component for ' + 'exch01.contoso.com') }
+    $allowed = @((Get-ExchCertOutput -Step 'components-before' -Name 'notActive'))
+    $notActive = @($components | Where-Object { [string]$_.State -ne 'Active' } | ForEach-Object { [string]$_.Component })
+    foreach ($component in $components) { if ([string]$component.State -ne 'Active') { Write-Host ('exch-cert: ' + [string]$component.Component + ' is ' + [string]$component.State) } }
+    $unexpected = @($notActive | Where-Object { $allowed -notcontains $_ })
+    if ($unexpected.Count -gt 0) { throw ('exch-cert: on ' + 'exch01.contoso.com' + ' these components are not Active: ' + ($unexpected -join ', ') + '. Bring them back with Set-ServerComponentState ' + 'exch01.contoso.com' + ' -Component NAME -Requester Maintenance -State Active') }
+    if ($notActive.Count -gt 0) { Write-Host ('exch-cert: left as they were before: ' + ($notActive -join ', ')) } else { Write-Host 'exch-cert: every component is Active' }
+    Set-ExchCertOutput -Name 'notActive' -Value $notActive
+    Set-ExchCertOutput -Name 'checked' -Value $true
+}
+
+# [19/20] script-here: Run a custom PowerShell script
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'script-here' -Body {
 $ExchCertArguments = @{ 'count' = 3; 'names' = @('a','b'); 'flag' = $false; 'thumb' = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint') }
@@ -548,7 +616,7 @@ Set-ExchCertOutput -Name 'queueLength' -Value ([string]$length)
 
 }
 
-# [15/15] script-on-host: Run a custom PowerShell script
+# [20/20] script-on-host: Run a custom PowerShell script
 #   known at run time: steps.find-loopback.outputs.found
 Invoke-ExchCertStep -Id 'script-on-host' -When { Test-ExchCertOutput -Step 'find-loopback' -Name 'found' } -Body {
 Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(,@{}) -ScriptBlock {
