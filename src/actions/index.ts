@@ -5,6 +5,7 @@ import { enableCertificate } from './catalog/enable-certificate.js';
 import { findCertificate } from './catalog/find-certificate.js';
 import { iisReset } from './catalog/iis-reset.js';
 import { importCertificate } from './catalog/import-certificate.js';
+import { listExchangeServers } from './catalog/list-exchange-servers.js';
 import { newSelfSignedCertificate } from './catalog/new-self-signed-certificate.js';
 import { powershell } from './catalog/powershell.js';
 import { redirectMessages } from './catalog/redirect-messages.js';
@@ -29,7 +30,8 @@ export const ACTIONS: readonly ActionDefinition[] = [
   restartServices,
   iisReset,
   bindIisCertificate,
-  // Maintenance mode
+  // Several servers, maintenance mode
+  listExchangeServers,
   testServerComponents,
   setServerComponentState,
   redirectMessages,

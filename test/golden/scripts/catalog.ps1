@@ -236,7 +236,7 @@ Connect-ExchCertExchange
 
 # ---- steps ----
 try {
-# [1/20] create: Create a self-signed certificate for EXCH01, exch01.contoso.local
+# [1/21] create: Create a self-signed certificate for EXCH01, exch01.contoso.local
 Invoke-ExchCertStep -Id 'create' -Exchange -Body {
     $certificate = New-ExchangeCertificate -Server 'exch01.contoso.com' -SubjectName 'CN=EXCH01' -DomainName @('EXCH01','exch01.contoso.local') -FriendlyName 'Back end' -PrivateKeyExportable $false -KeySize 4096 -Services 'None' -Force -ErrorAction 'Stop'
     if (-not $certificate -or -not (Find-ExchCertCertificate -Server 'exch01.contoso.com' -Thumbprint ([string]$certificate.Thumbprint))) { throw 'exch-cert: New-ExchangeCertificate reported no error, but the new certificate is not in the store' }
@@ -244,7 +244,7 @@ Invoke-ExchCertStep -Id 'create' -Exchange -Body {
     Set-ExchCertOutput -Name 'thumbprint' -Value ([string]$certificate.Thumbprint)
 }
 
-# [2/20] import: Import the certificate from C:\certs\new.pfx
+# [2/21] import: Import the certificate from C:\certs\new.pfx
 Invoke-ExchCertStep -Id 'import' -Exchange -Body {
     $bytes = [System.IO.File]::ReadAllBytes((Resolve-ExchCertPath -Path 'C:\certs\new.pfx'))
     $pfx = Read-ExchCertPfx -Bytes $bytes -Password $ExchCert.Secrets['pfxPassword']
@@ -262,7 +262,7 @@ Invoke-ExchCertStep -Id 'import' -Exchange -Body {
     Set-ExchCertOutput -Name 'thumbprint' -Value $thumbprint
 }
 
-# [3/20] find-by-thumbprint: Find certificate <import.thumbprint>
+# [3/21] find-by-thumbprint: Find certificate <import.thumbprint>
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'find-by-thumbprint' -ReadOnly -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -279,7 +279,7 @@ Invoke-ExchCertStep -Id 'find-by-thumbprint' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value ([string]$certificate.Services)
 }
 
-# [4/20] find-loopback: Find the certificate bound to Default Web Site 127.0.0.1:443
+# [4/21] find-loopback: Find the certificate bound to Default Web Site 127.0.0.1:443
 Invoke-ExchCertStep -Id 'find-loopback' -ReadOnly -Exchange -Body {
     $thumbprint = [string](Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @('Default Web Site', 443, '127.0.0.1', $true) -ScriptBlock {
         param($Site, $Port, $Ip, $AllowMissing)
@@ -309,7 +309,7 @@ Invoke-ExchCertStep -Id 'find-loopback' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value ([string]$certificate.Services)
 }
 
-# [5/20] enable-smtp-only: Enable the certificate for SMTP
+# [5/21] enable-smtp-only: Enable the certificate for SMTP
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'enable-smtp-only' -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -330,7 +330,7 @@ Invoke-ExchCertStep -Id 'enable-smtp-only' -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value $services
 }
 
-# [6/20] enable: Enable the certificate for IIS, POP, IMAP, SMTP
+# [6/21] enable: Enable the certificate for IIS, POP, IMAP, SMTP
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'enable' -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -371,7 +371,7 @@ Invoke-ExchCertStep -Id 'enable' -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value $services
 }
 
-# [7/20] bind-back-end: Bind Exchange Back End *:444 to certificate <create.thumbprint>
+# [7/21] bind-back-end: Bind Exchange Back End *:444 to certificate <create.thumbprint>
 #   known at run time: steps.create.outputs.thumbprint
 Invoke-ExchCertStep -Id 'bind-back-end' -Body {
     $result = Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @('Exchange Back End', 444, '*', (Get-ExchCertOutput -Step 'create' -Name 'thumbprint')) -ScriptBlock {
@@ -408,7 +408,7 @@ Invoke-ExchCertStep -Id 'bind-back-end' -Body {
     Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)
 }
 
-# [8/20] pop-only: Set the POP certificate name to mail.contoso.com
+# [8/21] pop-only: Set the POP certificate name to mail.contoso.com
 Invoke-ExchCertStep -Id 'pop-only' -Exchange -Body {
     $name = 'mail.contoso.com'
     $changed = $false
@@ -420,7 +420,7 @@ Invoke-ExchCertStep -Id 'pop-only' -Exchange -Body {
     if (-not $changed) { Set-ExchCertUnchanged }
 }
 
-# [9/20] restart: Restart MSExchangePop3, MSExchangePOP3BE
+# [9/21] restart: Restart MSExchangePop3, MSExchangePOP3BE
 #   exch-cert: timeout 90s; 2 retries, 15s apart
 Invoke-ExchCertStep -Id 'restart' -Body {
     $restarted = @(Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(@('MSExchangePop3','MSExchangePOP3BE'), $true, 60) -ScriptBlock {
@@ -442,7 +442,7 @@ Invoke-ExchCertStep -Id 'restart' -Body {
     Set-ExchCertOutput -Name 'restarted' -Value $restarted
 }
 
-# [10/20] iis: Restart IIS on exch01.contoso.com
+# [10/21] iis: Restart IIS on exch01.contoso.com
 Invoke-ExchCertStep -Id 'iis' -Body {
     try {
         Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @() -ScriptBlock {
@@ -458,7 +458,7 @@ Invoke-ExchCertStep -Id 'iis' -Body {
 }
 
 try {
-# [11/20] health: Check that the required Exchange services run on exch01.contoso.com
+# [11/21] health: Check that the required Exchange services run on exch01.contoso.com
 #   exch-cert: continues on error
 Invoke-ExchCertStep -Id 'health' -ReadOnly -Exchange -Body {
     $problems = @()
@@ -477,7 +477,7 @@ catch {
     Write-Warning ('exch-cert: step health failed, continuing (continueOnError): ' + $_.Exception.Message)
 }
 
-# [12/20] backup: Back up certificate <find-loopback.thumbprint> to D:\backup\old.pfx
+# [12/21] backup: Back up certificate <find-loopback.thumbprint> to D:\backup\old.pfx
 #   known at run time: steps.find-loopback.outputs.thumbprint
 Invoke-ExchCertStep -Id 'backup' -ReadOnly -Exchange -Body {
     $thumbprint = ([string](Get-ExchCertOutput -Step 'find-loopback' -Name 'thumbprint')).ToUpperInvariant()
@@ -507,7 +507,7 @@ Invoke-ExchCertStep -Id 'backup' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'path' -Value $path
 }
 
-# [13/20] remove: Remove certificate <find-loopback.thumbprint>
+# [13/21] remove: Remove certificate <find-loopback.thumbprint>
 #   known at run time: steps.find-loopback.outputs.thumbprint
 #   exch-cert: asks for confirmation (destructive)
 Invoke-ExchCertStep -Id 'remove' -Exchange -Body {
@@ -535,7 +535,18 @@ Invoke-ExchCertStep -Id 'remove' -Exchange -Body {
     Write-Host ('exch-cert: removed ' + $thumbprint)
 }
 
-# [14/20] components-before: Record the components of exch01.contoso.com that are not Active
+# [14/21] servers: List the Exchange servers of the organisation of exch01.contoso.com
+Invoke-ExchCertStep -Id 'servers' -ReadOnly -Exchange -Body {
+    $all = @(Get-ExchangeServer -ErrorAction 'Stop')
+    $mailbox = @($all | Where-Object { [string]$_.ServerRole -match 'Mailbox' -and [string]$_.AdminDisplayVersion -match '^Version 15\.' })
+    $edge = @($all | Where-Object { [string]$_.ServerRole -match 'Edge' })
+    foreach ($each in $all) { Write-Host ('exch-cert: ' + [string]$each.Name + ' ' + [string]$each.ServerRole + ' ' + [string]$each.AdminDisplayVersion + ' ' + [string]$each.Fqdn) }
+    Set-ExchCertOutput -Name 'mailbox' -Value @($mailbox | ForEach-Object { [string]$_.Name })
+    Set-ExchCertOutput -Name 'mailboxFqdns' -Value @($mailbox | ForEach-Object { [string]$_.Fqdn })
+    Set-ExchCertOutput -Name 'edge' -Value @($edge | ForEach-Object { [string]$_.Name })
+}
+
+# [15/21] components-before: Record the components of exch01.contoso.com that are not Active
 Invoke-ExchCertStep -Id 'components-before' -ReadOnly -Exchange -Body {
     $components = @(Get-ServerComponentState -Identity 'exch01.contoso.com' -ErrorAction 'Stop')
     if ($components.Count -eq 0) { throw ('exch-cert: Get-ServerComponentState returned no component for ' + 'exch01.contoso.com') }
@@ -546,7 +557,7 @@ Invoke-ExchCertStep -Id 'components-before' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'checked' -Value $true
 }
 
-# [15/20] drain: Set HubTransport on exch01.contoso.com to Draining (requester Maintenance)
+# [16/21] drain: Set HubTransport on exch01.contoso.com to Draining (requester Maintenance)
 Invoke-ExchCertStep -Id 'drain' -Exchange -Body {
     $component = 'HubTransport'
     $wanted = 'Draining'
@@ -561,7 +572,7 @@ Invoke-ExchCertStep -Id 'drain' -Exchange -Body {
     Set-ExchCertOutput -Name 'previousState' -Value $before
 }
 
-# [16/20] redirect: Redirect the messages queued on exch01.contoso.com to exch02.contoso.com
+# [17/21] redirect: Redirect the messages queued on exch01.contoso.com to exch02.contoso.com
 Invoke-ExchCertStep -Id 'redirect' -Exchange -Body {
     $target = Get-ExchangeServer -Identity 'exch02.contoso.com' -ErrorAction 'Stop'
     if ([string]$target.ServerRole -notmatch 'Mailbox') { throw ('exch-cert: ' + 'exch02.contoso.com' + ' is a ' + [string]$target.ServerRole + ' server; messages can only be redirected to a Mailbox server') }
@@ -573,7 +584,7 @@ Invoke-ExchCertStep -Id 'redirect' -Exchange -Body {
     Set-ExchCertOutput -Name 'target' -Value ([string]$target.Fqdn)
 }
 
-# [17/20] queues: Wait until the queues of exch01.contoso.com are empty (at most 900 s)
+# [18/21] queues: Wait until the queues of exch01.contoso.com are empty (at most 900 s)
 Invoke-ExchCertStep -Id 'queues' -ReadOnly -Exchange -Body {
     $deadline = [DateTime]::UtcNow.AddSeconds(900)
     while ($true) {
@@ -587,7 +598,7 @@ Invoke-ExchCertStep -Id 'queues' -ReadOnly -Exchange -Body {
     Write-Host ('exch-cert: the queues of ' + 'exch01.contoso.com' + ' are empty')
 }
 
-# [18/20] components-after: Check that every component of exch01.contoso.com is Active
+# [19/21] components-after: Check that every component of exch01.contoso.com is Active
 #   known at run time: steps.components-before.outputs.notActive
 Invoke-ExchCertStep -Id 'components-after' -ReadOnly -Exchange -Body {
     $components = @(Get-ServerComponentState -Identity 'exch01.contoso.com' -ErrorAction 'Stop')
@@ -602,7 +613,7 @@ Invoke-ExchCertStep -Id 'components-after' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'checked' -Value $true
 }
 
-# [19/20] script-here: Run a custom PowerShell script
+# [20/21] script-here: Run a custom PowerShell script
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'script-here' -Body {
 $ExchCertArguments = @{ 'count' = 3; 'names' = @('a','b'); 'flag' = $false; 'thumb' = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint') }
@@ -616,7 +627,7 @@ Set-ExchCertOutput -Name 'queueLength' -Value ([string]$length)
 
 }
 
-# [20/20] script-on-host: Run a custom PowerShell script
+# [21/21] script-on-host: Run a custom PowerShell script
 #   known at run time: steps.find-loopback.outputs.found
 Invoke-ExchCertStep -Id 'script-on-host' -When { Test-ExchCertOutput -Step 'find-loopback' -Name 'found' } -Body {
 Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(,@{}) -ScriptBlock {
