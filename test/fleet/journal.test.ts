@@ -24,7 +24,7 @@ describe('the fleet journal', () => {
     const step: FleetEvent = { type: 'server-event', server: 'EXCH01', runId: 'F1-exch01', phase: 'renewal', event: { type: 'confirmation', stepId: 'remove-old', answer: 'yes' } };
     const dir = write([started, { ...step, phase: 'preflight', runId: 'F1-exch01-preflight' }, step]);
     const lines = readFileSync(join(dir, 'F1.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(lines.map((line) => `${String(line['type'])}:${String(line['phase'] ?? '')}`)).toEqual(['fleet-started:', 'server-event:preflight']);
+    expect(lines.map((line) => `${String(line['type'])}:${typeof line['phase'] === 'string' ? line['phase'] : ''}`)).toEqual(['fleet-started:', 'server-event:preflight']);
     expect(lines[0]).toMatchObject({ v: 1, fleetRunId: 'F1' });
     expect(statSync(join(dir, 'F1.jsonl')).mode & 0o777).toBe(0o600);
     expect(isFleetJournal(dir, 'F1')).toBe(true);
