@@ -23,7 +23,8 @@ export interface LiveOptions extends RunOptions {
   readonly simulateState: string | undefined;
 }
 
-const realClock: Clock = {
+/** The clock of a real run. */
+export const realClock: Clock = {
   now: () => Date.now(),
   sleep: (ms, signal) =>
     new Promise((done) => {
@@ -162,7 +163,7 @@ function isAlive(pid: number): boolean {
  * On a terminal, Ctrl-C would also reach PowerShell (same process group) and cut a step in half.
  * Reading the keyboard in raw mode turns Ctrl-C into a keystroke only exch-cert sees.
  */
-function captureCtrlC(io: CliIo, interrupts: Interrupts): { pause(): void; resume(): void; stop(): void } | undefined {
+export function captureCtrlC(io: CliIo, interrupts: Interrupts): { pause(): void; resume(): void; stop(): void } | undefined {
   const stdin = process.stdin;
   if (io.stdin !== stdin || !stdin.isTTY) return undefined;
   const onData = (data: Buffer): void => {

@@ -31,8 +31,14 @@ export interface LoadedPlan {
 
 /** Reads, lints and compiles a runbook; any runbook error stops here (exit 2) with file:line:col messages. */
 export async function loadPlan(request: PlanRequest, io: CliIo, terminal: Terminal): Promise<LoadedPlan> {
-  const display = displayPath(request.runbookFile, io.cwd);
-  const read = await readRunbookSource(request.runbookFile);
+  const runbook = await loadRunbook(request.runbookFile, io, terminal);
+  return { plan: planFor(runbook, request), runbook };
+}
+
+/** Reads and lints a runbook; any error stops here (exit 2), printed as file:line:col messages. */
+export async function loadRunbook(runbookFile: string, io: CliIo, terminal: Terminal): Promise<Runbook> {
+  const display = displayPath(runbookFile, io.cwd);
+  const read = await readRunbookSource(runbookFile);
   if (!read.ok) {
     const diagnostic = { ...read.diagnostic, file: display };
     printDiagnostics([diagnostic], undefined, io, terminal);
@@ -43,7 +49,11 @@ export async function loadPlan(request: PlanRequest, io: CliIo, terminal: Termin
     printDiagnostics(analysis.diagnostics, read.source.text, io, terminal);
     throw new RunbookError(analysis.diagnostics);
   }
-  const runbook = analysis.runbook;
+  return analysis.runbook;
+}
+
+/** Binds the params of a runbook that passed lint (--var, named flags, --server) and compiles its plan. */
+export function planFor(runbook: Runbook, request: Omit<PlanRequest, 'runbookFile'>): Plan {
   const vars = parseVarFlags(request.varFlags);
   for (const [name, value] of request.namedVars) vars.set(name, value);
   if (request.server !== undefined && runbook.params.has('server')) {
@@ -58,8 +68,7 @@ export async function loadPlan(request: PlanRequest, io: CliIo, terminal: Termin
   const server = request.server ?? (serverParam?.kind === 'value' && typeof serverParam.value === 'string' ? serverParam.value : undefined);
   if (server === undefined) throw new InputError('no Exchange server given', 'pass --server NAME');
   const connection = parseConnection(request.connect, request.credentialEnv, server, request.sessionModule);
-  const plan = compilePlan(runbook, params, { connection, toolVersion: VERSION });
-  return { plan, runbook };
+  return compilePlan(runbook, params, { connection, toolVersion: VERSION });
 }
 
 /** Parses --connect and --credential-env, and checks the server name that builds the connection. */

@@ -5,6 +5,7 @@ import { EXCHANGE_VERSIONS, WINDOWS_VERSIONS } from '../certificate/versions.js'
 import type { InspectOptions } from './commands/inspect.js';
 import { VERSION } from '../version.js';
 import { detectTerminal, type CliIo } from './terminal.js';
+import { addFleetOptions } from './fleet/options.js';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -79,17 +80,17 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       .option('--force', 'override a refusal you have checked: replace an existing --output file, take over a stale server lock, or --resume although the runbook or params changed')
       .option('--verbose', 'show what each step printed');
 
-  addRunOptions(
+  addFleetOptions(addRunOptions(
     program
       .command('renew')
-      .description('Renew the certificate of a Mailbox server with runbooks/renew-certificate.yaml (or --runbook).')
-      .requiredOption('--server <NAME>', 'Exchange server to change')
+      .description('Renew the certificate of a Mailbox server with runbooks/renew-certificate.yaml (or --runbook); of several, one after the other.')
+      .requiredOption('--server <NAME[,NAME...]>', 'Exchange server to change; several: the first is the canary')
       .option('--pfx <PATH>', 'the new certificate (PFX); needs no file for a dry run')
       .option('--fqdn <NAME>', 'name clients use for POP/IMAP, e.g. mail.contoso.com')
       .option('--friendly-name <TEXT>', 'friendly name for the new certificate')
       .option('--services <LIST>', 'services to enable, e.g. IIS,SMTP,POP,IMAP')
       .option('--runbook <FILE>', 'use another runbook with the same params'),
-  ).action(async (options: Record<string, unknown>) => {
+  )).action(async (options: Record<string, unknown>) => {
     const { renewCommand } = await import('./commands/run.js');
     exitCode = await renewCommand(options, io, terminal);
   });

@@ -1,4 +1,4 @@
-import type { RunEvent } from '../engine/events.js';
+import type { InterruptCause, RunEvent } from '../engine/events.js';
 
 /**
  * How one server ended in a fleet run:
@@ -54,6 +54,8 @@ export type FleetEvent =
     }
   /** An event of one server's run: its preflight (kept in the fleet journal) or its renewal (in its own journal). */
   | { readonly type: 'server-event'; readonly server: string; readonly runId: string; readonly phase: 'preflight' | 'renewal'; readonly event: RunEvent }
+  /** Ctrl-C or a stop signal: every server finishes its step and no other starts; a second one aborts the steps. */
+  | { readonly type: 'interrupt'; readonly stage: 'stop-after-step' | 'abort-step'; readonly cause: InterruptCause }
   | { readonly type: 'preflight-finished'; readonly server: string; readonly ok: boolean; readonly exitCode: number; readonly message: string }
   | { readonly type: 'server-started'; readonly server: string; readonly runId: string; readonly wave: 'canary' | 'rest'; readonly resumedFrom?: string }
   | ({ readonly type: 'server-finished' } & ServerSummary)

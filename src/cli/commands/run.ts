@@ -8,6 +8,7 @@ import { escapeBlock, safeJson } from '../../text/untrusted.js';
 import { shippedRunbook } from '../package-root.js';
 import { simulatorModulePath, defaultSimulatorDir } from '../simulator.js';
 import type { CliIo, Terminal } from '../terminal.js';
+import { isFleetRun, type FleetFlags } from '../fleet/options.js';
 
 export interface RunOptions {
   readonly var?: string[];
@@ -27,7 +28,7 @@ export interface RunOptions {
   readonly verbose?: boolean;
 }
 
-interface RenewOptions extends RunOptions {
+interface RenewOptions extends RunOptions, FleetFlags {
   readonly pfx?: string;
   readonly fqdn?: string;
   readonly friendlyName?: string;
@@ -48,6 +49,12 @@ export async function renewCommand(options: RenewOptions, io: CliIo, terminal: T
     named.set('backupDirectory', join(simulation.dir, 'backup'));
   }
   const runbookFile = options.runbook !== undefined ? resolve(io.cwd, options.runbook) : shippedRunbook('renew-certificate');
+  if (isFleetRun(options, io.cwd)) {
+    if (simulation && options.connect !== undefined && options.connect !== 'remote') throw new InputError('--simulate sets the connection itself; leave out --connect');
+    const { renewFleet } = await import('../fleet/renew-fleet.js');
+    const sessionModule = options.remoteSessionModule !== undefined ? resolve(io.cwd, options.remoteSessionModule) : undefined;
+    return renewFleet(runbookFile, options, named, simulation ? `module:${simulatorModulePath()}` : (options.connect ?? 'remote'), simulation?.state, sessionModule, io, terminal);
+  }
   return execute(runbookFile, options, named, io, terminal);
 }
 
