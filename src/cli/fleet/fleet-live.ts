@@ -35,7 +35,10 @@ import { planServers, type FleetRenewOptions, type FleetRequest } from './renew-
  */
 export async function runFleetLive(fleet: FleetRequest, options: FleetRenewOptions, io: CliIo, terminal: Terminal): Promise<number> {
   const interactive = canPrompt(io.stdin, io.stderr, io.env);
-  const sample = planFor(fleet.runbook, { ...fleet.request, server: fleet.names[0] ?? '' });
+  // The first server's plan before the organisation is asked: what every plan needs (secrets, confirmations) is the same.
+  const first = fleet.names[0] ?? '';
+  const [sample] = planServers(fleet, [first], fleet.maintenance ? new Map([[first, fleet.names[1] ?? first]]) : undefined);
+  if (!sample) throw new InputError('no server given', 'pass --server NAME');
   const needConfirmation = sample.steps.filter((step) => step.confirm && !step.skipped);
   if (needConfirmation.length > 0 && !options.yes && !interactive) {
     throw new UserError(`step ${needConfirmation.map((step) => step.id).join(', ')} needs confirmation and there is no terminal to ask; nothing was run`, ExitCode.confirmationRequired, 'review the plans with --dry-run, then run again with --yes');
