@@ -4,7 +4,7 @@ import { executePlan, type Clock } from '../engine/execute.js';
 import { Journal, newRunId, planFingerprint, readJournal, type ResumeState } from '../engine/journal.js';
 import { Masker, MIN_MASKABLE_LENGTH } from '../engine/mask.js';
 import { collectSecrets } from '../engine/secrets.js';
-import { acquireServerLock } from '../engine/server-lock.js';
+import { acquireServerLock, type ServerLock } from '../engine/server-lock.js';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import type { Plan } from '../plan/compile.js';
 import type { RunOptions } from './commands/run.js';
@@ -21,6 +21,8 @@ import type { CliIo, Terminal } from './terminal.js';
 export interface LiveOptions extends RunOptions {
   /** With --simulate: the simulator's state file (created with the built-in default when missing). */
   readonly simulateState: string | undefined;
+  /** Servers the plan changes besides its connection's (an Edge that host steps reach): locked too. */
+  readonly alsoLock?: readonly string[];
 }
 
 /** The clock of a real run. */
@@ -68,7 +70,15 @@ export async function runLive(plan: Plan, options: LiveOptions, io: CliIo, termi
 
   const runId = newRunId(new Date());
   const runner = { host: hostname(), pid: process.pid };
-  const lock = acquireServerLock(journalDir, { runId, ...runner, startedAt: new Date().toISOString(), server: plan.connection.server }, { force: options.force === true, resumeOf: options.resume });
+  const locks: ServerLock[] = [];
+  try {
+    for (const server of [plan.connection.server, ...(options.alsoLock ?? [])]) {
+      locks.push(acquireServerLock(journalDir, { runId, ...runner, startedAt: new Date().toISOString(), server }, { force: options.force === true, resumeOf: options.resume }));
+    }
+  } catch (error) {
+    for (const lock of locks) lock.release();
+    throw error;
+  }
   try {
     const { createNodePowerShellFactory } = await import('../powershell/node-powershell.js');
     const sessions = createNodePowerShellFactory({ shell: resolveShell(options.shell, io.env), mask: (text) => masker.mask(text) });
@@ -118,7 +128,7 @@ export async function runLive(plan: Plan, options: LiveOptions, io: CliIo, termi
       journal.close();
     }
   } finally {
-    lock.release();
+    for (const lock of locks) lock.release();
   }
 }
 

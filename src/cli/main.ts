@@ -97,6 +97,25 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 
   addRunOptions(
     program
+      .command('renew-edge')
+      .description('Renew the SMTP certificate of an Edge Transport server and re-create its Edge subscription (runbooks/renew-edge-certificate.yaml). --credential-env is the Edge\'s account.')
+      .requiredOption('--edge <NAME>', 'the Edge Transport server, reached through PowerShell remoting')
+      .requiredOption('--mailbox <NAME>', 'a Mailbox server inside the organisation, where the subscription is made')
+      .option('--pfx <PATH>', 'the new certificate (PFX); needs no file for a dry run')
+      .option('--fqdn <NAME>', 'a name the certificate must cover: the one the Edge answers SMTP for')
+      .option('--site <SITE>', 'Active Directory site to subscribe the Edge to (default: that of the old subscription)')
+      .option('--friendly-name <TEXT>', 'friendly name for the new certificate')
+      .option('--internet-send-connector <keep|create|none>', 'the EdgeSync Send connector to the Internet (default keep: as the old subscription had it)')
+      .option('--inbound-send-connector <keep|create|none>', 'the EdgeSync Send connector into the organisation (default keep)')
+      .option('--subscription-minutes <N>', 'lifetime of the subscription file (default 1440)')
+      .option('--mailbox-credential-env <USER_VAR,PASS_VAR>', 'an explicit account for the Mailbox server (default: Kerberos, current user)'),
+  ).action(async (options: Record<string, unknown>) => {
+    const { renewEdgeCommand } = await import('./commands/renew-edge.js');
+    exitCode = await renewEdgeCommand(options, io, terminal);
+  });
+
+  addRunOptions(
+    program
       .command('run')
       .description('Run a runbook step by step.')
       .argument('<RUNBOOK>', 'runbook file')
@@ -237,7 +256,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 /** `renew`, `run` and `plan` with --json promise NDJSON whose last event carries the exit code. */
 function wantsRunEvents(argv: readonly string[]): boolean {
   const command = argv.find((arg) => !arg.startsWith('-'));
-  return (command === 'renew' || command === 'run' || command === 'plan') && argv.includes('--json');
+  return (command === 'renew' || command === 'renew-edge' || command === 'run' || command === 'plan') && argv.includes('--json');
 }
 
 const EARLY_OUTCOMES: Readonly<Record<number, string>> = { 2: 'invalid', 3: 'environment', 5: 'declined', 70: 'internal', 130: 'interrupted' };

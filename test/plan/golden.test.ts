@@ -15,7 +15,7 @@ const golden = (name: string): string => join(repoRoot, 'test', 'golden', 'scrip
 
 
 describe('golden dry-run scripts', () => {
-  it.skipIf(!pwshPath)('parse with the real PowerShell parser and use no PowerShell 7-only syntax', async () => {
+  it.skipIf(!pwshPath)('parse with the real PowerShell parser and use no PowerShell 7-only syntax', { timeout: 120_000 }, async () => {
     const scripts = await Promise.all(GOLDEN_CASES.map(async ([, text, vars]) => renderScript(await planFromText(text(), vars))));
     const parses = await parseWithPwsh(scripts);
     parses.forEach((parse, index) => expect(parse.errors, GOLDEN_CASES[index]?.[0]).toEqual([]));

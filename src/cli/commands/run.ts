@@ -88,7 +88,8 @@ async function execute(runbookFile: string, options: RunOptions, named: Readonly
   return runLive(plan, { ...options, simulateState: simulation?.state }, io, terminal);
 }
 
-function printPlan(plan: Plan, options: RunOptions, io: CliIo, terminal: Terminal): number {
+/** The dry run: the script on stdout (or --output, or --json), one line about it on stderr. */
+export function printPlan(plan: Plan, options: RunOptions, io: CliIo, terminal: Terminal): number {
   const script = renderScript(plan);
   if (options.json) {
     io.stdout.write(safeJson({ ...plan, script }) + '\n');
@@ -120,7 +121,7 @@ function warnAboutScripts(plan: Plan, io: CliIo, terminal: Terminal): void {
 }
 
 /** With --simulate: the simulator's state file (the one named, or the default one) and its folder. */
-function simulationOf(options: RunOptions, cwd: string): { state: string; dir: string } | undefined {
+export function simulationOf(options: RunOptions, cwd: string): { state: string; dir: string } | undefined {
   if (options.simulate === undefined || options.simulate === false) return undefined;
   const state = typeof options.simulate === 'string' ? resolve(cwd, options.simulate) : join(defaultSimulatorDir(cwd), 'state.json');
   return { state, dir: dirname(state) };

@@ -18,6 +18,12 @@
 #   steps.create.outputs.thumbprint
 #   steps.find-loopback.outputs.thumbprint
 #   steps.components-before.outputs.notActive
+#   steps.edge-old.outputs.thumbprint
+#   steps.edge-import.outputs.thumbprint
+#   steps.edge-file.outputs.path
+#   steps.edge-file.outputs.sha256
+#   steps.edge-file.outputs.expiresAt
+#   steps.edge-backup.outputs.path
 #   steps.find-loopback.outputs.found
 
 # ---- prologue: settings, helpers, secrets, connection ----
@@ -25,7 +31,7 @@ if ($PSVersionTable.PSVersion.Major -lt 5) { throw ('exch-cert: this needs Windo
 $global:ErrorActionPreference = 'Stop'
 $ErrorActionPreference = 'Stop'
 $global:ProgressPreference = 'SilentlyContinue'
-$global:ExchCert = @{ Server = 'EXCH01'; HostMode = 'session'; ExchangeCommands = @('Enable-ExchangeCertificate','Export-ExchangeCertificate','Get-AuthConfig','Get-ExchangeCertificate','Get-ExchangeServer','Get-ImapSettings','Get-PopSettings','Get-Queue','Get-ServerComponentState','Get-TransportService','Import-ExchangeCertificate','New-ExchangeCertificate','Redirect-Message','Remove-ExchangeCertificate','Set-ImapSettings','Set-PopSettings','Set-ServerComponentState','Test-ServiceHealth'); Session = $null; ExchangeModule = $null; HostSessions = @{}; Credential = $null; Reconnect = $false; Outputs = @{}; Secrets = @{}; Current = $null }
+$global:ExchCert = @{ Server = 'EXCH01'; HostMode = 'session'; ExchangeCommands = @('Enable-ExchangeCertificate','Export-ExchangeCertificate','Get-AuthConfig','Get-EdgeSubscription','Get-ExchangeCertificate','Get-ExchangeServer','Get-ImapSettings','Get-PopSettings','Get-Queue','Get-SendConnector','Get-ServerComponentState','Get-TransportService','Import-ExchangeCertificate','New-EdgeSubscription','New-ExchangeCertificate','Redirect-Message','Remove-EdgeSubscription','Remove-ExchangeCertificate','Set-ImapSettings','Set-PopSettings','Set-ServerComponentState','Test-EdgeSynchronization','Test-ServiceHealth'); Session = $null; ExchangeModule = $null; HostSessions = @{}; HostCredentials = @{}; Credential = $null; Reconnect = $false; Outputs = @{}; Secrets = @{}; Current = $null }
 
 function global:Invoke-ExchCertStep {
     param(
@@ -175,8 +181,12 @@ function global:Invoke-ExchCertHost {
     # which must then be on that server (local and module connections).
     param([string]$Server, [scriptblock]$ScriptBlock, [object[]]$ArgumentList = @())
     if ($global:ExchCert.HostMode -eq 'local') {
-        if ($Server.Split('.')[0] -ne $global:ExchCert.Server.Split('.')[0]) { throw ('exch-cert: the ' + $global:ExchCert.Server + ' connection runs host steps in this shell, so it cannot run one for ' + $Server + '; use --connect remote') }
-        return & $ScriptBlock @ArgumentList
+        if ($Server.Split('.')[0] -eq $global:ExchCert.Server.Split('.')[0]) { return & $ScriptBlock @ArgumentList }
+        if (-not $global:ExchCert.HostVariable) { throw ('exch-cert: the ' + $global:ExchCert.Server + ' connection runs host steps in this shell, so it cannot run one for ' + $Server + '; use --connect remote') }
+        # The simulator: this shell stands for that server while the block runs.
+        $previous = [Environment]::GetEnvironmentVariable($global:ExchCert.HostVariable)
+        [Environment]::SetEnvironmentVariable($global:ExchCert.HostVariable, $Server.Split('.')[0])
+        try { return & $ScriptBlock @ArgumentList } finally { if ($null -eq $previous) { $previous = [NullString]::Value }; [Environment]::SetEnvironmentVariable($global:ExchCert.HostVariable, $previous) }
     }
     $session = $global:ExchCert.HostSessions[$Server]
     if (-not $session -or $session.State -ne 'Opened') { $session = Connect-ExchCertHost -Server $Server }
@@ -223,7 +233,10 @@ function global:Connect-ExchCertHost {
     param([string]$Server)
     $existing = $global:ExchCert.HostSessions[$Server]
     if ($existing) { Remove-PSSession -Session $existing -ErrorAction SilentlyContinue }
-    $session = New-ExchCertHostSession -Server $Server -Credential $global:ExchCert.Credential
+    # A server outside the domain (an Edge) has an account of its own.
+    $credential = $global:ExchCert.HostCredentials[$Server.ToLowerInvariant()]
+    if (-not $credential) { $credential = $global:ExchCert.Credential }
+    $session = New-ExchCertHostSession -Server $Server -Credential $credential
     $version = Invoke-Command -Session $session -ScriptBlock { $PSVersionTable.PSVersion.Major } -ErrorAction Stop
     if ([int]$version -lt 5) {
         Remove-PSSession -Session $session -ErrorAction SilentlyContinue
@@ -236,7 +249,7 @@ Connect-ExchCertExchange
 
 # ---- steps ----
 try {
-# [1/21] create: Create a self-signed certificate for EXCH01, exch01.contoso.local
+# [1/30] create: Create a self-signed certificate for EXCH01, exch01.contoso.local
 Invoke-ExchCertStep -Id 'create' -Exchange -Body {
     $certificate = New-ExchangeCertificate -Server 'exch01.contoso.com' -SubjectName 'CN=EXCH01' -DomainName @('EXCH01','exch01.contoso.local') -FriendlyName 'Back end' -PrivateKeyExportable $false -KeySize 4096 -Services 'None' -Force -ErrorAction 'Stop'
     if (-not $certificate -or -not (Find-ExchCertCertificate -Server 'exch01.contoso.com' -Thumbprint ([string]$certificate.Thumbprint))) { throw 'exch-cert: New-ExchangeCertificate reported no error, but the new certificate is not in the store' }
@@ -244,7 +257,7 @@ Invoke-ExchCertStep -Id 'create' -Exchange -Body {
     Set-ExchCertOutput -Name 'thumbprint' -Value ([string]$certificate.Thumbprint)
 }
 
-# [2/21] import: Import the certificate from C:\certs\new.pfx
+# [2/30] import: Import the certificate from C:\certs\new.pfx
 Invoke-ExchCertStep -Id 'import' -Exchange -Body {
     $bytes = [System.IO.File]::ReadAllBytes((Resolve-ExchCertPath -Path 'C:\certs\new.pfx'))
     $pfx = Read-ExchCertPfx -Bytes $bytes -Password $ExchCert.Secrets['pfxPassword']
@@ -262,7 +275,7 @@ Invoke-ExchCertStep -Id 'import' -Exchange -Body {
     Set-ExchCertOutput -Name 'thumbprint' -Value $thumbprint
 }
 
-# [3/21] find-by-thumbprint: Find certificate <import.thumbprint>
+# [3/30] find-by-thumbprint: Find certificate <import.thumbprint>
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'find-by-thumbprint' -ReadOnly -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -279,7 +292,7 @@ Invoke-ExchCertStep -Id 'find-by-thumbprint' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value ([string]$certificate.Services)
 }
 
-# [4/21] find-loopback: Find the certificate bound to Default Web Site 127.0.0.1:443
+# [4/30] find-loopback: Find the certificate bound to Default Web Site 127.0.0.1:443
 Invoke-ExchCertStep -Id 'find-loopback' -ReadOnly -Exchange -Body {
     $thumbprint = [string](Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @('Default Web Site', 443, '127.0.0.1', $true) -ScriptBlock {
         param($Site, $Port, $Ip, $AllowMissing)
@@ -309,7 +322,7 @@ Invoke-ExchCertStep -Id 'find-loopback' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value ([string]$certificate.Services)
 }
 
-# [5/21] enable-smtp-only: Enable the certificate for SMTP
+# [5/30] enable-smtp-only: Enable the certificate for SMTP
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'enable-smtp-only' -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -330,7 +343,7 @@ Invoke-ExchCertStep -Id 'enable-smtp-only' -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value $services
 }
 
-# [6/21] enable: Enable the certificate for IIS, POP, IMAP, SMTP
+# [6/30] enable: Enable the certificate for IIS, POP, IMAP, SMTP
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'enable' -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -371,7 +384,7 @@ Invoke-ExchCertStep -Id 'enable' -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value $services
 }
 
-# [7/21] bind-back-end: Bind Exchange Back End *:444 to certificate <create.thumbprint>
+# [7/30] bind-back-end: Bind Exchange Back End *:444 to certificate <create.thumbprint>
 #   known at run time: steps.create.outputs.thumbprint
 Invoke-ExchCertStep -Id 'bind-back-end' -Body {
     $result = Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @('Exchange Back End', 444, '*', (Get-ExchCertOutput -Step 'create' -Name 'thumbprint')) -ScriptBlock {
@@ -408,7 +421,7 @@ Invoke-ExchCertStep -Id 'bind-back-end' -Body {
     Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)
 }
 
-# [8/21] pop-only: Set the POP certificate name to mail.contoso.com
+# [8/30] pop-only: Set the POP certificate name to mail.contoso.com
 Invoke-ExchCertStep -Id 'pop-only' -Exchange -Body {
     $name = 'mail.contoso.com'
     $changed = $false
@@ -420,7 +433,7 @@ Invoke-ExchCertStep -Id 'pop-only' -Exchange -Body {
     if (-not $changed) { Set-ExchCertUnchanged }
 }
 
-# [9/21] restart: Restart MSExchangePop3, MSExchangePOP3BE
+# [9/30] restart: Restart MSExchangePop3, MSExchangePOP3BE
 #   exch-cert: timeout 90s; 2 retries, 15s apart
 Invoke-ExchCertStep -Id 'restart' -Body {
     $restarted = @(Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(@('MSExchangePop3','MSExchangePOP3BE'), $true, 60) -ScriptBlock {
@@ -442,7 +455,7 @@ Invoke-ExchCertStep -Id 'restart' -Body {
     Set-ExchCertOutput -Name 'restarted' -Value $restarted
 }
 
-# [10/21] iis: Restart IIS on exch01.contoso.com
+# [10/30] iis: Restart IIS on exch01.contoso.com
 Invoke-ExchCertStep -Id 'iis' -Body {
     try {
         Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @() -ScriptBlock {
@@ -458,7 +471,7 @@ Invoke-ExchCertStep -Id 'iis' -Body {
 }
 
 try {
-# [11/21] health: Check that the required Exchange services run on exch01.contoso.com
+# [11/30] health: Check that the required Exchange services run on exch01.contoso.com
 #   exch-cert: continues on error
 Invoke-ExchCertStep -Id 'health' -ReadOnly -Exchange -Body {
     $problems = @()
@@ -477,7 +490,7 @@ catch {
     Write-Warning ('exch-cert: step health failed, continuing (continueOnError): ' + $_.Exception.Message)
 }
 
-# [12/21] backup: Back up certificate <find-loopback.thumbprint> to D:\backup\old.pfx
+# [12/30] backup: Back up certificate <find-loopback.thumbprint> to D:\backup\old.pfx
 #   known at run time: steps.find-loopback.outputs.thumbprint
 Invoke-ExchCertStep -Id 'backup' -ReadOnly -Exchange -Body {
     $thumbprint = ([string](Get-ExchCertOutput -Step 'find-loopback' -Name 'thumbprint')).ToUpperInvariant()
@@ -507,7 +520,7 @@ Invoke-ExchCertStep -Id 'backup' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'path' -Value $path
 }
 
-# [13/21] remove: Remove certificate <find-loopback.thumbprint>
+# [13/30] remove: Remove certificate <find-loopback.thumbprint>
 #   known at run time: steps.find-loopback.outputs.thumbprint
 #   exch-cert: asks for confirmation (destructive)
 Invoke-ExchCertStep -Id 'remove' -Exchange -Body {
@@ -535,7 +548,7 @@ Invoke-ExchCertStep -Id 'remove' -Exchange -Body {
     Write-Host ('exch-cert: removed ' + $thumbprint)
 }
 
-# [14/21] servers: List the Exchange servers of the organisation of exch01.contoso.com
+# [14/30] servers: List the Exchange servers of the organisation of exch01.contoso.com
 Invoke-ExchCertStep -Id 'servers' -ReadOnly -Exchange -Body {
     $all = @(Get-ExchangeServer -ErrorAction 'Stop')
     $mailbox = @($all | Where-Object { [string]$_.ServerRole -match 'Mailbox' -and [string]$_.AdminDisplayVersion -match '^Version 15\.' })
@@ -546,7 +559,7 @@ Invoke-ExchCertStep -Id 'servers' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'edge' -Value @($edge | ForEach-Object { [string]$_.Name })
 }
 
-# [15/21] components-before: Record the components of exch01.contoso.com that are not Active
+# [15/30] components-before: Record the components of exch01.contoso.com that are not Active
 Invoke-ExchCertStep -Id 'components-before' -ReadOnly -Exchange -Body {
     $components = @(Get-ServerComponentState -Identity 'exch01.contoso.com' -ErrorAction 'Stop')
     if ($components.Count -eq 0) { throw ('exch-cert: Get-ServerComponentState returned no component for ' + 'exch01.contoso.com') }
@@ -557,7 +570,7 @@ Invoke-ExchCertStep -Id 'components-before' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'checked' -Value $true
 }
 
-# [16/21] drain: Set HubTransport on exch01.contoso.com to Draining (requester Maintenance)
+# [16/30] drain: Set HubTransport on exch01.contoso.com to Draining (requester Maintenance)
 Invoke-ExchCertStep -Id 'drain' -Exchange -Body {
     $component = 'HubTransport'
     $wanted = 'Draining'
@@ -572,7 +585,7 @@ Invoke-ExchCertStep -Id 'drain' -Exchange -Body {
     Set-ExchCertOutput -Name 'previousState' -Value $before
 }
 
-# [17/21] redirect: Redirect the messages queued on exch01.contoso.com to exch02.contoso.com
+# [17/30] redirect: Redirect the messages queued on exch01.contoso.com to exch02.contoso.com
 Invoke-ExchCertStep -Id 'redirect' -Exchange -Body {
     $target = Get-ExchangeServer -Identity 'exch02.contoso.com' -ErrorAction 'Stop'
     if ([string]$target.ServerRole -notmatch 'Mailbox') { throw ('exch-cert: ' + 'exch02.contoso.com' + ' is a ' + [string]$target.ServerRole + ' server; messages can only be redirected to a Mailbox server') }
@@ -584,7 +597,7 @@ Invoke-ExchCertStep -Id 'redirect' -Exchange -Body {
     Set-ExchCertOutput -Name 'target' -Value ([string]$target.Fqdn)
 }
 
-# [18/21] queues: Wait until the queues of exch01.contoso.com are empty (at most 900 s)
+# [18/30] queues: Wait until the queues of exch01.contoso.com are empty (at most 900 s)
 Invoke-ExchCertStep -Id 'queues' -ReadOnly -Exchange -Body {
     $deadline = [DateTime]::UtcNow.AddSeconds(900)
     while ($true) {
@@ -598,7 +611,7 @@ Invoke-ExchCertStep -Id 'queues' -ReadOnly -Exchange -Body {
     Write-Host ('exch-cert: the queues of ' + 'exch01.contoso.com' + ' are empty')
 }
 
-# [19/21] components-after: Check that every component of exch01.contoso.com is Active
+# [19/30] components-after: Check that every component of exch01.contoso.com is Active
 #   known at run time: steps.components-before.outputs.notActive
 Invoke-ExchCertStep -Id 'components-after' -ReadOnly -Exchange -Body {
     $components = @(Get-ServerComponentState -Identity 'exch01.contoso.com' -ErrorAction 'Stop')
@@ -613,7 +626,227 @@ Invoke-ExchCertStep -Id 'components-after' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'checked' -Value $true
 }
 
-# [20/21] script-here: Run a custom PowerShell script
+# [20/30] edge-old: Find the certificate the Edge Transport server edge01.contoso.com uses for SMTP
+Invoke-ExchCertStep -Id 'edge-old' -ReadOnly -Body {
+    $found = Invoke-ExchCertHost -Server 'edge01.contoso.com' -ArgumentList @(,'edge01.contoso.com') -ScriptBlock {
+        param($Edge)
+        $ErrorActionPreference = 'Stop'
+        if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) { Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn' }
+        $role = [string](Get-ExchangeServer -ErrorAction 'Stop' | Select-Object -First 1).ServerRole
+        if ($role -notmatch 'Edge') { throw ('exch-cert: ' + $Edge + ' is a ' + $role + ' server, not an Edge Transport server') }
+        $thumbprint = ([string](Get-TransportService -ErrorAction 'Stop' | Select-Object -First 1).InternalTransportCertificateThumbprint).ToUpperInvariant()
+        $certificate = @(Get-ExchangeCertificate -ErrorAction 'Stop' | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq $thumbprint }) | Select-Object -First 1
+        if (-not $thumbprint -or -not $certificate) { return @{ Found = $false; Thumbprint = ''; Subject = ''; NotAfter = '' } }
+        @{ Found = $true; Thumbprint = $thumbprint; Subject = [string]$certificate.Subject; NotAfter = ([datetime]$certificate.NotAfter).ToUniversalTime().ToString('o') }
+    }
+    if ($found.Found) { Write-Host ('exch-cert: ' + 'edge01.contoso.com' + ' uses ' + $found.Thumbprint + ' ' + $found.Subject + ' for SMTP, valid until ' + $found.NotAfter) } else { Write-Host 'exch-cert: the Edge has no default SMTP certificate in its store' }
+    foreach ($name in @('Found', 'Thumbprint', 'Subject', 'NotAfter')) { Set-ExchCertOutput -Name ($name.Substring(0, 1).ToLowerInvariant() + $name.Substring(1)) -Value $found[$name] }
+}
+
+# [21/30] edge-backup: Back up certificate <edge-old.thumbprint> of edge01.contoso.com to D:\backup\edge.pfx
+#   known at run time: steps.edge-old.outputs.thumbprint
+Invoke-ExchCertStep -Id 'edge-backup' -ReadOnly -Body {
+    $thumbprint = ([string](Get-ExchCertOutput -Step 'edge-old' -Name 'thumbprint')).ToUpperInvariant()
+    $path = Resolve-ExchCertPath -Path 'D:\backup\edge.pfx'
+    if ([System.IO.File]::Exists($path)) {
+        $verified = $false
+        try { $copy = Read-ExchCertPfx -Bytes ([System.IO.File]::ReadAllBytes($path)) -Password $ExchCert.Secrets['backupPassword']; $verified = ($copy.Thumbprint -eq $thumbprint -and $copy.HasPrivateKey) } catch { $verified = $false }
+        if (-not $verified) {
+            [System.IO.File]::Delete($path)
+            throw ('exch-cert: ' + $path + ' was already there but is not a backup of ' + $thumbprint + ' with its private key that this password opens; it was removed')
+        }
+        Write-Host ('exch-cert: ' + $path + ' already holds a verified backup of ' + $thumbprint)
+    } else {
+        $data = Invoke-ExchCertHost -Server 'edge01.contoso.com' -ArgumentList @($thumbprint, $ExchCert.Secrets['backupPassword']) -ScriptBlock {
+            param($Thumbprint, $Password)
+            $ErrorActionPreference = 'Stop'
+            if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) { Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn' }
+            if (-not @(Get-ExchangeCertificate -ErrorAction 'Stop' | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq $Thumbprint })) { throw ('exch-cert: certificate ' + $Thumbprint + ' is not in the store of the Edge; there is nothing to back up') }
+            $export = Export-ExchangeCertificate -Thumbprint $Thumbprint -BinaryEncoded -Password $Password -ErrorAction 'Stop'
+            [Convert]::ToBase64String([byte[]]$export.FileData)
+        }
+        $directory = [System.IO.Path]::GetDirectoryName($path)
+        if ($directory -and -not [System.IO.Directory]::Exists($directory)) { $null = [System.IO.Directory]::CreateDirectory($directory) }
+        Write-ExchCertPrivateFile -Path $path -Bytes ([Convert]::FromBase64String([string]$data))
+        $verified = $false
+        try { $copy = Read-ExchCertPfx -Bytes ([System.IO.File]::ReadAllBytes($path)) -Password $ExchCert.Secrets['backupPassword']; $verified = ($copy.Thumbprint -eq $thumbprint -and $copy.HasPrivateKey) } catch { $verified = $false }
+        if (-not $verified) {
+            [System.IO.File]::Delete($path)
+            throw ('exch-cert: ' + $path + ' does not hold certificate ' + $thumbprint + ' with its private key; it was removed')
+        }
+        Write-Host ('exch-cert: backed up ' + $thumbprint + ' to ' + $path)
+    }
+    Set-ExchCertOutput -Name 'path' -Value $path
+}
+
+# [22/30] edge-import: Import the certificate from C:\certs\edge.pfx on edge01.contoso.com
+Invoke-ExchCertStep -Id 'edge-import' -Body {
+    $bytes = [System.IO.File]::ReadAllBytes((Resolve-ExchCertPath -Path 'C:\certs\edge.pfx'))
+    $pfx = Read-ExchCertPfx -Bytes $bytes -Password $ExchCert.Secrets['pfxPassword']
+    $thumbprint = $pfx.Thumbprint.ToUpperInvariant()
+    $fqdn = 'smtp.contoso.com'
+    $san = @($pfx.Extensions | Where-Object { $_.Oid.Value -eq '2.5.29.17' }) | Select-Object -First 1
+    $names = @(if ($san) { [regex]::Matches($san.Format($false), '(?:DNS Name=|DNS:)([^,\s]+)') | ForEach-Object { $_.Groups[1].Value } })
+    if ($names.Count -eq 0) { $names = @($pfx.GetNameInfo([System.Security.Cryptography.X509Certificates.X509NameType]::DnsName, $false)) }
+    $covered = @($names | Where-Object { $_ -eq $fqdn -or ($_.StartsWith('*.') -and $fqdn.Substring($fqdn.IndexOf('.') + 1) -eq $_.Substring(2)) }).Count -gt 0
+    if (-not $covered) { throw ('exch-cert: the PFX holds ' + $pfx.Subject + ' for ' + ($names -join ', ') + ', which does not cover ' + $fqdn) }
+    Write-Host ('exch-cert: PFX holds ' + $pfx.Subject + ', thumbprint ' + $thumbprint + ', valid until ' + $pfx.NotAfter.ToString('u'))
+    $imported = Invoke-ExchCertHost -Server 'edge01.contoso.com' -ArgumentList @($bytes, $ExchCert.Secrets['pfxPassword'], $thumbprint, 'Edge 2026') -ScriptBlock {
+        param($Bytes, $Password, $Thumbprint, $FriendlyName)
+        $ErrorActionPreference = 'Stop'
+        if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) { Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn' }
+        $there = { @(Get-ExchangeCertificate -ErrorAction 'Stop' | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq $Thumbprint }).Count -gt 0 }
+        if (& $there) { return $false }
+        $null = Import-ExchangeCertificate -FileData ([byte[]]$Bytes) -Password $Password -PrivateKeyExportable $true -FriendlyName $FriendlyName -ErrorAction 'Stop'
+        if (-not (& $there)) { throw ('exch-cert: Import-ExchangeCertificate reported no error, but certificate ' + $Thumbprint + ' is not in the store of the Edge') }
+        $true
+    }
+    if (-not $imported) { Write-Host 'exch-cert: the certificate is already in the store of the Edge; not importing it again'; Set-ExchCertUnchanged }
+    Set-ExchCertOutput -Name 'thumbprint' -Value $thumbprint
+}
+
+# [23/30] edge-enable: Make <edge-import.thumbprint> the SMTP certificate of edge01.contoso.com
+#   known at run time: steps.edge-import.outputs.thumbprint
+Invoke-ExchCertStep -Id 'edge-enable' -Body {
+    $thumbprint = ([string](Get-ExchCertOutput -Step 'edge-import' -Name 'thumbprint')).ToUpperInvariant()
+    $changed = Invoke-ExchCertHost -Server 'edge01.contoso.com' -ArgumentList @(,$thumbprint) -ScriptBlock {
+        param($Thumbprint)
+        $ErrorActionPreference = 'Stop'
+        if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) { Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn' }
+        $current = { ([string](Get-TransportService -ErrorAction 'Stop' | Select-Object -First 1).InternalTransportCertificateThumbprint).ToUpperInvariant() }
+        if ((& $current) -eq $Thumbprint) { return $false }
+        if (-not @(Get-ExchangeCertificate -ErrorAction 'Stop' | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq $Thumbprint })) { throw ('exch-cert: certificate ' + $Thumbprint + ' is not in the store of the Edge') }
+        Enable-ExchangeCertificate -Thumbprint $Thumbprint -Services 'SMTP' -Force -ErrorAction 'Stop'
+        if ((& $current) -ne $Thumbprint) { throw ('exch-cert: Enable-ExchangeCertificate reported no error, but the Edge still uses ' + (& $current) + ' for SMTP, not ' + $Thumbprint) }
+        $true
+    }
+    if ($changed) { Write-Host ('exch-cert: ' + 'edge01.contoso.com' + ' uses ' + $thumbprint + ' for SMTP now') } else { Write-Host ('exch-cert: ' + 'edge01.contoso.com' + ' already uses ' + $thumbprint + ' for SMTP'); Set-ExchCertUnchanged }
+}
+
+# [24/30] edge-file: Create a new Edge subscription file on edge01.contoso.com. Exchange warns: subscribing deletes the accepted domains, message classifications, remote domains and Send connectors made by hand on the Edge (EdgeSync manages them from then on), and the subscription must be completed inside the organization within 120 minutes
+#   known at run time: steps.edge-import.outputs.thumbprint
+#   exch-cert: asks for confirmation (destructive)
+Invoke-ExchCertStep -Id 'edge-file' -Body {
+    $minutes = 120
+    $wanted = ([string](Get-ExchCertOutput -Step 'edge-import' -Name 'thumbprint')).ToUpperInvariant()
+    $createdAt = [DateTime]::UtcNow
+    $made = Invoke-ExchCertHost -Server 'edge01.contoso.com' -ArgumentList @('C:\ExchCert\sub.xml', $minutes) -ScriptBlock {
+        param($Path, $Minutes)
+        $ErrorActionPreference = 'Stop'
+        if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) { Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn' }
+        $file = [System.IO.Path]::GetFullPath($Path)
+        $folder = [System.IO.Path]::GetDirectoryName($file)
+        if ($folder -and -not [System.IO.Directory]::Exists($folder)) { $null = [System.IO.Directory]::CreateDirectory($folder) }
+        New-EdgeSubscription -FileName $file -AccountExpiryDuration ([TimeSpan]::FromMinutes($Minutes)) -Force -ErrorAction 'Stop'
+        $bytes = [System.IO.File]::ReadAllBytes($file)
+        $sha = [BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($bytes)).Replace('-', '')
+        [xml]$xml = [System.Text.Encoding]::UTF8.GetString($bytes).TrimStart([char]0xFEFF)
+        $blob = [string]$xml.DocumentElement.EdgeCertificateBlob
+        $carried = ''
+        if ($blob) { $carried = (New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2 -ArgumentList @(, [Convert]::FromBase64String($blob))).Thumbprint.ToUpperInvariant() }
+        @{ Path = $file; Sha256 = $sha; Certificate = $carried }
+    }
+    if ($made.Certificate -and $made.Certificate -ne $wanted) { throw ('exch-cert: the subscription file carries certificate ' + $made.Certificate + ', not ' + $wanted + ': the Edge does not use the new certificate for SMTP') }
+    $expiresAt = $createdAt.AddMinutes($minutes).ToString('o')
+    Write-Host ('exch-cert: ' + $made.Path + ' on the Edge carries ' + $wanted + '; its bootstrap account expires at ' + $expiresAt)
+    Set-ExchCertOutput -Name 'path' -Value ([string]$made.Path)
+    Set-ExchCertOutput -Name 'createdAt' -Value $createdAt.ToString('o')
+    Set-ExchCertOutput -Name 'expiresAt' -Value $expiresAt
+    Set-ExchCertOutput -Name 'sha256' -Value ([string]$made.Sha256)
+}
+
+# [25/30] edge-subscribe: Subscribe edge01.contoso.com again from its new subscription file
+#   known at run time: steps.edge-file.outputs.path, steps.edge-file.outputs.sha256, steps.edge-file.outputs.expiresAt
+Invoke-ExchCertStep -Id 'edge-subscribe' -Exchange -Body {
+    $edge = 'edge01.contoso.com'
+    $expires = [DateTime]::Parse((Get-ExchCertOutput -Step 'edge-file' -Name 'expiresAt'), [System.Globalization.CultureInfo]::InvariantCulture, [System.Globalization.DateTimeStyles]::RoundtripKind).ToUniversalTime()
+    if ([DateTime]::UtcNow.AddMinutes(1) -ge $expires) { throw ('exch-cert: the subscription file of ' + $edge + ' came too late: its bootstrap account expires at ' + $expires.ToString('o') + '. Nothing was changed here; run the renewal again (not --resume): it makes a new file') }
+    $data = Invoke-ExchCertHost -Server 'edge01.contoso.com' -ArgumentList @(,(Get-ExchCertOutput -Step 'edge-file' -Name 'path')) -ScriptBlock {
+        param($File)
+        $ErrorActionPreference = 'Stop'
+        [Convert]::ToBase64String([System.IO.File]::ReadAllBytes($File))
+    }
+    $bytes = [Convert]::FromBase64String([string]$data)
+    $sha = [BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($bytes)).Replace('-', '')
+    if ($sha -ne ([string](Get-ExchCertOutput -Step 'edge-file' -Name 'sha256')).ToUpperInvariant()) { throw ('exch-cert: the subscription file on ' + $edge + ' is not the one the Edge step wrote (SHA-256 ' + $sha + ')') }
+    $old = @(Get-EdgeSubscription -ErrorAction 'Stop' | Where-Object { ([string]$_.Name) -eq $edge.Split('.')[0] })
+    $fromEdge = @(Get-SendConnector -ErrorAction 'Stop' | Where-Object { [string]$_.Name -like 'EdgeSync - *' -and @($_.SourceTransportServers | ForEach-Object { ([string]$_).Split('.')[0] }) -contains $edge.Split('.')[0] })
+    $decide = { param($Choice, $Pattern) if ($Choice -eq 'create') { return $true }; if ($Choice -eq 'none') { return $false }; if ($old.Count -eq 0) { return $true }; return (@($fromEdge | Where-Object { [string]$_.Name -like $Pattern }).Count -gt 0) }
+    $internet = [bool](& $decide 'none' 'EdgeSync - * to Internet')
+    $inbound = [bool](& $decide 'create' 'EdgeSync - Inbound to *')
+    $site = 'Default-First-Site-Name'
+    Write-Host ('exch-cert: subscribing ' + $edge + ' to ' + $site + '; Internet send connector: ' + $internet + ', inbound send connector: ' + $inbound)
+    if ($old.Count -gt 0) { Remove-EdgeSubscription -Identity $edge -Confirm:$false -ErrorAction 'Stop' }
+    New-EdgeSubscription -FileData $bytes -Site $site -CreateInternetSendConnector $internet -CreateInboundSendConnector $inbound -Confirm:$false -ErrorAction 'Stop'
+    if (-not @(Get-EdgeSubscription -ErrorAction 'Stop' | Where-Object { ([string]$_.Name) -eq $edge.Split('.')[0] })) { throw ('exch-cert: New-EdgeSubscription reported no error, but there is no subscription for ' + $edge) }
+    Invoke-ExchCertHost -Server 'edge01.contoso.com' -ArgumentList @(,(Get-ExchCertOutput -Step 'edge-file' -Name 'path')) -ScriptBlock {
+        param($File)
+        $ErrorActionPreference = 'Stop'
+        [System.IO.File]::Delete($File)
+    }
+    Set-ExchCertOutput -Name 'site' -Value $site
+}
+
+# [26/30] edge-sync: Check that EdgeSync with edge01.contoso.com is Normal
+Invoke-ExchCertStep -Id 'edge-sync' -ReadOnly -Exchange -Body {
+    $reports = @()
+    try { $reports = @(Test-EdgeSynchronization -TargetServer 'edge01.contoso.com' -ErrorAction 'Stop') } catch { Write-Host ('exch-cert: Test-EdgeSynchronization: ' + $_.Exception.Message) }
+    $status = (@($reports | ForEach-Object { [string]$_.SyncStatus }) | Select-Object -Unique) -join ', '
+    $detail = (@($reports | ForEach-Object { [string]$_.FailureDetail } | Where-Object { $_ }) | Select-Object -Unique) -join ' '
+    Write-Host ('exch-cert: EdgeSync with ' + 'edge01.contoso.com' + ': ' + $(if ($status) { $status } else { 'no report' }) + $(if ($detail) { ' (' + $detail + ')' } else { '' }))
+    Set-ExchCertOutput -Name 'syncStatus' -Value $status
+}
+
+# [27/30] edge-remove: Remove certificate <edge-old.thumbprint> from edge01.contoso.com
+#   known at run time: steps.edge-old.outputs.thumbprint, steps.edge-import.outputs.thumbprint, steps.edge-backup.outputs.path
+#   exch-cert: asks for confirmation (destructive)
+Invoke-ExchCertStep -Id 'edge-remove' -Body {
+    $thumbprint = ([string](Get-ExchCertOutput -Step 'edge-old' -Name 'thumbprint')).ToUpperInvariant()
+    $replacement = ([string](Get-ExchCertOutput -Step 'edge-import' -Name 'thumbprint')).ToUpperInvariant()
+    if ($replacement -eq $thumbprint) { Write-Host ('exch-cert: ' + $thumbprint + ' is also the replacement; nothing to remove'); Set-ExchCertUnchanged; return }
+    $backup = Resolve-ExchCertPath -Path (Get-ExchCertOutput -Step 'edge-backup' -Name 'path')
+    if (-not [System.IO.File]::Exists($backup)) { throw ('exch-cert: not removing ' + $thumbprint + ': its backup ' + $backup + ' is not there') }
+    $removed = Invoke-ExchCertHost -Server 'edge01.contoso.com' -ArgumentList @($thumbprint, $replacement) -ScriptBlock {
+        param($Thumbprint, $Replacement)
+        $ErrorActionPreference = 'Stop'
+        if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) { Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn' }
+        $store = @(Get-ExchangeCertificate -ErrorAction 'Stop' | ForEach-Object { ([string]$_.Thumbprint).ToUpperInvariant() })
+        if ($store -notcontains $Thumbprint) { return $false }
+        if ($store -notcontains $Replacement) { throw ('exch-cert: not removing ' + $Thumbprint + ': its replacement ' + $Replacement + ' is not in the store of the Edge') }
+        if (([string](Get-TransportService -ErrorAction 'Stop' | Select-Object -First 1).InternalTransportCertificateThumbprint).ToUpperInvariant() -eq $Thumbprint) { throw ('exch-cert: not removing ' + $Thumbprint + ': the Edge still uses it for SMTP') }
+        Remove-ExchangeCertificate -Thumbprint $Thumbprint -Confirm:$false -ErrorAction 'Stop'
+        if (@(Get-ExchangeCertificate -ErrorAction 'Stop' | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq $Thumbprint })) { throw ('exch-cert: Remove-ExchangeCertificate reported no error, but ' + $Thumbprint + ' is still in the store of the Edge') }
+        $true
+    }
+    if ($removed) { Write-Host ('exch-cert: removed ' + $thumbprint) } else { Write-Host ('exch-cert: ' + $thumbprint + ' is not in the store of the Edge; nothing to remove'); Set-ExchCertUnchanged }
+}
+
+# [28/30] edge-restore: Make <edge-old.thumbprint> the SMTP certificate of edge01.contoso.com again, unless EdgeSync works as it is
+#   known at run time: steps.edge-old.outputs.thumbprint
+Invoke-ExchCertStep -Id 'edge-restore' -Exchange -Body {
+    $thumbprint = ([string](Get-ExchCertOutput -Step 'edge-old' -Name 'thumbprint')).ToUpperInvariant()
+    $sync = @()
+    try { $sync = @(Test-EdgeSynchronization -TargetServer 'edge01.contoso.com' -ErrorAction 'Stop') } catch { Write-Host ('exch-cert: Test-EdgeSynchronization: ' + $_.Exception.Message) }
+    if ($sync.Count -gt 0 -and @($sync | Where-Object { [string]$_.SyncStatus -ne 'Normal' }).Count -eq 0) {
+        Write-Host ('exch-cert: EdgeSync with ' + 'edge01.contoso.com' + ' is Normal; its SMTP certificate stays as it is')
+        Set-ExchCertUnchanged
+        return
+    }
+    $changed = Invoke-ExchCertHost -Server 'edge01.contoso.com' -ArgumentList @(,$thumbprint) -ScriptBlock {
+        param($Thumbprint)
+        $ErrorActionPreference = 'Stop'
+        if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) { Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn' }
+        $current = { ([string](Get-TransportService -ErrorAction 'Stop' | Select-Object -First 1).InternalTransportCertificateThumbprint).ToUpperInvariant() }
+        if ((& $current) -eq $Thumbprint) { return $false }
+        if (-not @(Get-ExchangeCertificate -ErrorAction 'Stop' | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq $Thumbprint })) { throw ('exch-cert: certificate ' + $Thumbprint + ' is not in the store of the Edge') }
+        Enable-ExchangeCertificate -Thumbprint $Thumbprint -Services 'SMTP' -Force -ErrorAction 'Stop'
+        if ((& $current) -ne $Thumbprint) { throw ('exch-cert: Enable-ExchangeCertificate reported no error, but the Edge still uses ' + (& $current) + ' for SMTP, not ' + $Thumbprint) }
+        $true
+    }
+    if ($changed) { Write-Host ('exch-cert: ' + 'edge01.contoso.com' + ' uses ' + $thumbprint + ' for SMTP now') } else { Write-Host ('exch-cert: ' + 'edge01.contoso.com' + ' already uses ' + $thumbprint + ' for SMTP'); Set-ExchCertUnchanged }
+}
+
+# [29/30] script-here: Run a custom PowerShell script
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'script-here' -Body {
 $ExchCertArguments = @{ 'count' = 3; 'names' = @('a','b'); 'flag' = $false; 'thumb' = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint') }
@@ -627,7 +860,7 @@ Set-ExchCertOutput -Name 'queueLength' -Value ([string]$length)
 
 }
 
-# [21/21] script-on-host: Run a custom PowerShell script
+# [30/30] script-on-host: Run a custom PowerShell script
 #   known at run time: steps.find-loopback.outputs.found
 Invoke-ExchCertStep -Id 'script-on-host' -When { Test-ExchCertOutput -Step 'find-loopback' -Name 'found' } -Body {
 Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(,@{}) -ScriptBlock {
