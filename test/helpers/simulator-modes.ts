@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { pwshPath } from './pwsh.js';
-import { writeRemoteSessionModule } from './remote-session.js';
+import { writeRemoteSessionModule, type RemoteSessionOptions } from './remote-session.js';
 import { remotingAvailable, startSshServer, type SshServer } from './sshd.js';
 
 /** A test's own copy of the simulator fixture. */
@@ -21,8 +21,11 @@ export interface SimulatorMode {
   readonly available: boolean;
   setUp(): Promise<void>;
   tearDown(): Promise<void>;
-  /** Connection flags; `renew` also gets the backup folder (which --simulate sets by itself). */
-  target(ws: Workspace, renew: boolean): string[];
+  /**
+   * Connection flags; `renew` also gets the backup folder (which --simulate sets by itself). Through
+   * remoting, `session` adds to what the session module demands (accounts of single servers).
+   */
+  target(ws: Workspace, renew: boolean, session?: Pick<RemoteSessionOptions, 'accounts'>): string[];
 }
 
 /** The simulator imported into exch-cert's shell. */
@@ -47,9 +50,9 @@ export function remotingMode(): SimulatorMode {
       await sshd?.stop();
       sshd = undefined;
     },
-    target: (ws, renew) => {
+    target: (ws, renew, session) => {
       if (!sshd) throw new Error('sshd is not running');
-      const module = writeRemoteSessionModule(sshd, { statePath: ws.state }, join(ws.dir, 'ExchCertSshSession.psm1'));
+      const module = writeRemoteSessionModule(sshd, { statePath: ws.state, ...session }, join(ws.dir, 'ExchCertSshSession.psm1'));
       return ['--connect', 'remote', '--remote-session-module', module, ...(renew ? ['--var', `backupDirectory=${join(ws.dir, 'sim', 'backup')}`] : [])];
     },
   };

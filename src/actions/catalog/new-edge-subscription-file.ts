@@ -32,7 +32,7 @@ export const newEdgeSubscriptionFile = defineAction({
   outputs: {
     path: { type: 'string', description: 'Where the file is, on the Edge.' },
     createdAt: { type: 'string', description: 'When it was made, ISO 8601 UTC (this machine\u2019s clock).' },
-    expiresAt: { type: 'string', description: 'When its bootstrap account expires, ISO 8601 UTC.' },
+    expiresAt: { type: 'string', description: 'When its bootstrap account expires, ISO 8601 UTC: by the Edge\u2019s clock, as the file says (else from this machine\u2019s).' },
     sha256: { type: 'string', description: 'SHA-256 of the file, checked when it is imported.' },
   },
   title: (input) =>
@@ -60,11 +60,15 @@ export const newEdgeSubscriptionFile = defineAction({
           '$blob = [string]$xml.DocumentElement.EdgeCertificateBlob',
           "$carried = ''",
           'if ($blob) { $carried = (New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2 -ArgumentList @(, [Convert]::FromBase64String($blob))).Thumbprint.ToUpperInvariant() }',
-          '@{ Path = $file; Sha256 = $sha; Certificate = $carried }',
+          // By the Edge's own clock, which is not the domain's: the bootstrap account expires at EffectiveTime + Duration.
+          "$expires = ''",
+          'try { $expires = [DateTime]::Parse([string]$xml.DocumentElement.EffectiveTime, [System.Globalization.CultureInfo]::InvariantCulture, [System.Globalization.DateTimeStyles]::AdjustToUniversal).Add([TimeSpan]::Parse([string]$xml.DocumentElement.Duration, [System.Globalization.CultureInfo]::InvariantCulture)).ToString(\'o\') } catch { $expires = \'\' }',
+          '@{ Path = $file; Sha256 = $sha; Certificate = $carried; ExpiresAt = $expires }',
         ),
       )}`,
       "if ($made.Certificate -and $made.Certificate -ne $wanted) { throw ('exch-cert: the subscription file carries certificate ' + $made.Certificate + ', not ' + $wanted + ': the Edge does not use the new certificate for SMTP') }",
       "$expiresAt = $createdAt.AddMinutes($minutes).ToString('o')",
+      "if ($made.ExpiresAt) { $expiresAt = [string]$made.ExpiresAt }",
       "Write-Host ('exch-cert: ' + $made.Path + ' on the Edge carries ' + $wanted + '; its bootstrap account expires at ' + $expiresAt)",
       "Set-ExchCertOutput -Name 'path' -Value ([string]$made.Path)",
       "Set-ExchCertOutput -Name 'createdAt' -Value $createdAt.ToString('o')",
