@@ -53,7 +53,7 @@ describe('exch-cert renew-edge, without connecting', () => {
     expect(result.stdout).toContain("Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn'");
     expect(result.stdout).toContain('New-EdgeSubscription -FileData $bytes -Site $site -CreateInternetSendConnector $internet -CreateInboundSendConnector $inbound -Confirm:$false -ErrorAction \'Stop\'');
     expect(result.stdout).toContain("$inbound = [bool](& $decide 'none' 'EdgeSync - Inbound to *')");
-    expect(result.stdout).toMatch(/# \[6\/9\] subscription-file: Create a new Edge subscription file on EDGE01\. Exchange warns: subscribing deletes the accepted domains, message classifications, remote domains and Send connectors made by hand on the Edge .* within 1440 minutes\n#   known at run time: steps\.import\.outputs\.thumbprint\n#   exch-cert: timeout 5m; asks for confirmation \(destructive\)/);
+    expect(result.stdout).toMatch(/# \[6\/9\] subscription-file: Create a new Edge subscription file on EDGE01\. Exchange warns: subscribing deletes the accepted domains, message classifications, remote domains and Send connectors made by hand on the Edge .* within 1440 minutes\n# {3}known at run time: steps\.import\.outputs\.thumbprint\n# {3}exch-cert: timeout 5m; asks for confirmation \(destructive\)/);
     expect(result.stdout).toContain('# [9/9] remove-old: Remove the old certificate from the Edge');
     expect(result.stderr).toContain('dry run of renew-edge-certificate against EXCH01: 9 step(s), 2 asking for confirmation');
   });
