@@ -171,17 +171,15 @@ class Fleet {
     });
     const refused = pending.flatMap((server, index) => {
       const result = results[index];
-      return result && result.outcome !== 'ok' ? [{ server, result }] : [];
+      return result && result.outcome !== 'ok' && result.outcome !== 'interrupted' ? [{ server, result }] : [];
     });
     if (refused.length === 0 && !options.interrupt.stopRequested) return undefined;
-    for (const { server, result } of refused) {
-      this.record({ server: server.name, outcome: result.outcome === 'interrupted' ? 'interrupted' : 'refused', exitCode: result.exitCode, message: result.message, inMaintenance: false });
-    }
+    for (const { server, result } of refused) this.record({ server: server.name, outcome: 'refused', exitCode: result.exitCode, message: result.message, inMaintenance: false });
     const cause = refused.length > 0 ? `the preflight of ${refused.map(({ server }) => server.name).join(', ')} refused` : `stopped by ${options.interrupt.cause ?? 'Ctrl-C'} during the preflight`;
     for (const server of options.servers) {
       if (!this.summaries.has(server.name)) this.record({ server: server.name, outcome: 'not-started', exitCode: ExitCode.ok, message: `not started: ${cause}`, inMaintenance: false });
     }
-    return this.finish(`${cause}; nothing was changed on any server`, refused.length > 0 ? 'refused' : 'interrupted');
+    return refused.length > 0 ? this.finish(`${cause}; nothing was changed on any server`, 'refused') : this.finish(`${cause}; nothing was changed on any server`, 'interrupted', ExitCode.interrupted);
   }
 
   /** One confirmation for every server, before the first change. Returns the fleet's end when not given. */

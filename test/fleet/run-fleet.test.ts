@@ -218,6 +218,18 @@ describe('runFleet', () => {
     expect(renewalSteps(h).filter((step) => step.startsWith('EXCH02')).at(-1)).toBe('EXCH02:health');
   });
 
+  it('on Ctrl-C during the preflight changes nothing anywhere and exits 130', async () => {
+    const stop = interrupt();
+    const h = harness(await fleetOf(2), () => (block) => {
+      if (block.stepId === 'find-old') stop.press();
+      return happy(block, undefined);
+    });
+    const result = await h.run({ interrupt: stop });
+    expect(result).toMatchObject({ outcome: 'interrupted', exitCode: ExitCode.interrupted, message: 'stopped by Ctrl-C during the preflight; nothing was changed on any server' });
+    expect(renewalSteps(h)).toEqual([]);
+    expect(h.confirmations).toEqual([]);
+  });
+
   it('on --resume skips the servers renewed before and continues the one that stopped part-way', async () => {
     const h = harness(await fleetOf(3));
     const earlier: ResumeState = {
