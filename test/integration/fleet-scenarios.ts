@@ -84,13 +84,16 @@ function expectNoSecrets(...texts: string[]): void {
 /** The fleet and Edge scenarios for one way of reaching the simulator; `remoting` picks the few that also run through remoting. */
 export function describeFleetScenarios(mode: SimulatorMode, remoting: boolean): void {
   const all = !remoting;
-  const renew = (ws: Workspace, servers: string, ...extra: string[]): string[] => ['renew', '--server', servers, '--pfx', ws.pfx, '--fqdn', FQDN, ...mode.target(ws, true), '--yes', ...extra];
+  // Through remoting the simulated servers' names are not in DNS, and they serve no TLS: no check.
+  const tls = remoting ? ['--verify-ports', 'none'] : [];
+  const renew = (ws: Workspace, servers: string, ...extra: string[]): string[] => ['renew', '--server', servers, '--pfx', ws.pfx, '--fqdn', FQDN, ...mode.target(ws, true), ...tls, '--yes', ...extra];
 
   describe.skipIf(!mode.available)(`several servers, maintenance mode and the Edge, ${mode.name}`, { timeout: 300_000 }, () => {
     beforeAll(async () => {
       await mode.setUp();
       fixture = mkdtempSync(join(tmpdir(), 'exch-cert-fleet-fixture-'));
-      const init = runCli(['simulator', 'init', '--dir', fixture, '--servers', SERVERS.join(','), '--edge', 'EDGE01', '--fqdn', FQDN, '--layout', 'seed', '--shell', pwshPath ?? 'pwsh'], { env: { EXCH_CERT_PFX_PASSWORD: PFX_PASSWORD } });
+      // Every command reads and writes the whole state file: through remoting, where the runs are slower, three servers will do.
+      const init = runCli(['simulator', 'init', '--dir', fixture, '--servers', SERVERS.slice(0, remoting ? 3 : 5).join(','), '--edge', 'EDGE01', '--fqdn', FQDN, '--layout', 'seed', '--shell', pwshPath ?? 'pwsh'], { env: { EXCH_CERT_PFX_PASSWORD: PFX_PASSWORD } });
       expect(init.status, init.stderr).toBe(0);
     });
     afterAll(async () => mode.tearDown());
@@ -129,6 +132,7 @@ export function describeFleetScenarios(mode: SimulatorMode, remoting: boolean): 
       const result = await cli(renew(ws, 'EXCH01,EXCH02', '--drain', '--var', 'queuePollSeconds=1'), ws);
       expect(result.status, result.stderr).toBe(0);
       expect(result.stderr).toContain('done: 2 of 2 server(s) renewed');
+      if (remoting) expect(result.stderr).toContain('EXCH01  TLS (the canary): not checked: --verify-ports none');
       const renewed = newThumbprint(ws);
       for (const name of ['EXCH01', 'EXCH02']) {
         const after = server(ws, name);
@@ -164,7 +168,7 @@ export function describeFleetScenarios(mode: SimulatorMode, remoting: boolean): 
       expect(servers.has('exch02')).toBe(false);
     });
 
-    it('refuses a server the organisation does not have before anything runs on any server', async () => {
+    it.runIf(all)('refuses a server the organisation does not have before anything runs on any server', async () => {
       const ws = workspace();
       const before = SERVERS.map((name) => JSON.stringify(server(ws, name).certificates));
       const result = await cli(renew(ws, 'EXCH01,EXCH09,EXCH02'), ws);
@@ -178,7 +182,7 @@ export function describeFleetScenarios(mode: SimulatorMode, remoting: boolean): 
       expect(edge.stderr).toContain('EDGE01 is an Edge Transport server; a renewal of the Mailbox servers never includes it');
     });
 
-    it('after a failure on the second server: the first stays renewed, the rest never start, the summary and exit code say so; --resume finishes', async () => {
+    it.runIf(all)('after a failure on the second server: the first stays renewed, the rest never start, the summary and exit code say so; --resume finishes', async () => {
       const ws = workspace((state) => (state.faults = [{ command: 'Enable-ExchangeCertificate', action: 'throw', message: 'The certificate store of EXCH02 is busy', server: 'EXCH02', times: 1 }]));
       const renewed = newThumbprint(ws);
       const old = publicCertificate(server(ws, 'EXCH02'));
@@ -220,6 +224,7 @@ export function describeFleetScenarios(mode: SimulatorMode, remoting: boolean): 
         expect(refused.stderr).toContain('Access is denied');
         expect(server(ws, 'EDGE01').certificates).toEqual(edgeBefore.certificates);
       }
+      const earlierCalls = org(ws).calls.length;
       const result = await cli(args, ws, { EDGE_USER: EDGE_ACCOUNT.user, EDGE_PASS: EDGE_ACCOUNT.password });
       expect(result.status, result.stderr).toBe(0);
       const edge = server(ws, 'EDGE01');
@@ -230,7 +235,7 @@ export function describeFleetScenarios(mode: SimulatorMode, remoting: boolean): 
       expect(readPfx(readFileSync(join(ws.dir, 'sim', 'backup', `${old}.pfx`)), BACKUP_PASSWORD)).toMatchObject({ thumbprint: old, hasPrivateKey: true });
       // The file, which holds the bootstrap account's password, is gone once it served.
       expect(existsSync(join(ws.dir, account.length > 0 ? 'edge' : 'sim/edge', 'EdgeSubscription.xml'))).toBe(false);
-      const calls = org(ws).calls.filter((call) => ['New-EdgeSubscription', 'Remove-EdgeSubscription', 'Test-EdgeSynchronization', 'Remove-ExchangeCertificate'].includes(call.command));
+      const calls = org(ws).calls.slice(earlierCalls).filter((call) => ['New-EdgeSubscription', 'Remove-EdgeSubscription', 'Test-EdgeSynchronization', 'Remove-ExchangeCertificate'].includes(call.command));
       expect(calls.map((call) => `${call.command}@${call.server ?? ''}`)).toEqual([
         'Test-EdgeSynchronization@EXCH01',
         'New-EdgeSubscription@EDGE01',

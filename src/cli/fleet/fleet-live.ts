@@ -76,9 +76,11 @@ export async function runFleetLive(fleet: FleetRequest, options: FleetRenewOptio
   process.stderr.on('error', ignoreWriteErrors);
   try {
     const verify =
-      fleet.simulateState !== undefined && fleet.tlsAddresses.size === 0
-        ? skippedTlsCheck('the simulated organisation serves no TLS of its own')
-        : createTlsCheck({ connect: (await import('../../tls/connect.js')).connectTls, clock: { now: () => new Date() }, thumbprint, servername: String(sample.params.find((param) => param.name === 'fqdn')?.value ?? options.fqdn ?? ''), ports: fleet.ports, addresses: fleet.tlsAddresses });
+      fleet.ports.length === 0
+        ? skippedTlsCheck('--verify-ports none')
+        : fleet.simulateState !== undefined && fleet.tlsAddresses.size === 0
+          ? skippedTlsCheck('the simulated organisation serves no TLS of its own')
+          : createTlsCheck({ connect: (await import('../../tls/connect.js')).connectTls, clock: { now: () => new Date() }, thumbprint, servername: String(sample.params.find((param) => param.name === 'fqdn')?.value ?? options.fqdn ?? ''), ports: fleet.ports, addresses: fleet.tlsAddresses });
     const result = await runFleet({
       runId,
       servers,

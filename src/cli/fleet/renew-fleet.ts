@@ -107,6 +107,8 @@ function parseCount(text: string, flag: string, max: number): number {
 }
 
 function parsePorts(text: string): Array<{ port: number; protocol: Protocol }> {
+  // Where this machine cannot reach the servers themselves, say so rather than fail every check.
+  if (text === 'none') return [];
   try {
     return parsePortList(text);
   } catch (error) {
