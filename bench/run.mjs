@@ -4,7 +4,7 @@
 // the numbers go into the README and the release notes.
 //
 //   node bench/run.mjs [--quick] [--only NAME[,NAME]]
-//   names: cold-start, dry-run, lint-1000, bridge, renewal, verify-tls
+//   names: cold-start, dry-run, lint-1000, bridge, renewal, fleet, verify-tls
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -299,6 +299,36 @@ function benchRenewal() {
     const [exchCert, pwshFile, perStep] = interleave(quick ? 2 : 5, [viaExchCert, viaPwshFile, viaProcessPerStep]);
     report('renewal vs pwsh -File', { exch_cert_ms: exchCert, pwsh_file_ms: pwshFile, ratio: exchCert / pwshFile }, '<= 1.2');
     report('renewal vs a pwsh per step', { exch_cert_ms: exchCert, per_step_ms: perStep, ratio: exchCert / perStep });
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (pwsh && want('fleet')) benchFleet();
+
+/**
+ * Ten simulated Mailbox servers behind one namespace, renewed in one fleet run with --max-parallel 1
+ * and with --max-parallel 4 (the speed-up as a ratio), and the fleet's cost per server against a
+ * single-server renewal in the same organisation (the fleet adds the inventory and a preflight per
+ * server). Every run gets a fresh copy of the same organisation.
+ */
+function benchFleet() {
+  const work = mkdtempSync(join(tmpdir(), 'exch-cert-bench-fleet-'));
+  try {
+    const servers = Array.from({ length: 10 }, (_, index) => `EXCH${String(index + 1).padStart(2, '0')}`);
+    const fixture = join(work, 'fixture');
+    time(node, [bin, 'simulator', 'init', '--dir', fixture, '--servers', servers.join(','), '--layout', 'seed', '--shell', pwsh], { env: benchEnv });
+    let run = 0;
+    const renew = (names, ...extra) => () => {
+      const dir = join(work, `run-${run++}`);
+      cpSync(fixture, dir, { recursive: true });
+      const ms = time(node, [bin, 'renew', '--server', names.join(','), '--pfx', join(dir, 'renewed-mail.contoso.com.pfx'), '--fqdn', 'mail.contoso.com', '--simulate', join(dir, 'state.json'), '--shell', pwsh, '--yes', ...extra], { env: benchEnv, cwd: dir });
+      rmSync(dir, { recursive: true, force: true });
+      return ms;
+    };
+    const [single, serial, parallel] = interleave(quick ? 1 : 3, [renew([servers[0]]), renew(servers, '--max-parallel', '1'), renew(servers, '--max-parallel', '4')], 0);
+    report('fleet: 10 servers, --max-parallel 4 vs 1', { parallel_1_ms: serial, parallel_4_ms: parallel, speedup_ratio: serial / parallel }, '(report)');
+    report('fleet: per server vs one renewal', { single_ms: single, per_server_ms: serial / servers.length, overhead_ratio: serial / servers.length / single }, '(report)');
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

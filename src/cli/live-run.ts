@@ -4,7 +4,7 @@ import { executePlan, type Clock } from '../engine/execute.js';
 import { Journal, newRunId, planFingerprint, readJournal, type ResumeState } from '../engine/journal.js';
 import { Masker, MIN_MASKABLE_LENGTH } from '../engine/mask.js';
 import { collectSecrets } from '../engine/secrets.js';
-import { acquireServerLock } from '../engine/server-lock.js';
+import { acquireServerLock, type ServerLock } from '../engine/server-lock.js';
 import { ExitCode, InputError, UserError } from '../errors.js';
 import type { Plan } from '../plan/compile.js';
 import type { RunOptions } from './commands/run.js';
@@ -29,15 +29,18 @@ import type { CliIo, Terminal } from './terminal.js';
 export interface LiveOptions extends RunOptions {
   /** With --simulate: the simulator's state file (created with the built-in default when missing). */
   readonly simulateState: string | undefined;
-  /** The command line as the journal keeps it, for a later --resume. */
-  readonly record: RunRecord;
+  /** The command line as the journal keeps it, for a later --resume RUN_ID alone (renew-edge keeps none: it is resumed with its flags). */
+  readonly record?: RunRecord;
   /** Param descriptions, for the prompt that asks for a missing secret. */
   readonly descriptions: ReadonlyMap<string, string>;
   /** A secret exch-cert can check before anything runs (the renewal's PFX password). */
   readonly secretCheck: SecretCheck | undefined;
+  /** Servers the plan changes besides its connection's (an Edge that host steps reach): locked too. */
+  readonly alsoLock?: readonly string[];
 }
 
-const realClock: Clock = {
+/** The clock of a real run. */
+export const realClock: Clock = {
   now: () => Date.now(),
   sleep: (ms, signal) =>
     new Promise((done) => {
@@ -82,7 +85,15 @@ export async function runLive(plan: Plan, options: LiveOptions, io: CliIo, termi
 
   const runId = newRunId(new Date());
   const runner = { host: hostname(), pid: process.pid };
-  const lock = acquireServerLock(journalDir, { runId, ...runner, startedAt: new Date().toISOString(), server: plan.connection.server }, { force: options.force === true, resumeOf: options.resume });
+  const locks: ServerLock[] = [];
+  try {
+    for (const server of [plan.connection.server, ...(options.alsoLock ?? [])]) {
+      locks.push(acquireServerLock(journalDir, { runId, ...runner, startedAt: new Date().toISOString(), server }, { force: options.force === true, resumeOf: options.resume }));
+    }
+  } catch (error) {
+    for (const lock of locks) lock.release();
+    throw error;
+  }
   try {
     const { createNodePowerShellFactory } = await import('../powershell/node-powershell.js');
     const sessions = createNodePowerShellFactory({ shell: resolveShell(options.shell, io.env), mask: (text) => masker.mask(text) });
@@ -140,7 +151,7 @@ export async function runLive(plan: Plan, options: LiveOptions, io: CliIo, termi
       journal.close();
     }
   } finally {
-    lock.release();
+    for (const lock of locks) lock.release();
   }
 }
 
@@ -196,7 +207,7 @@ function checkResume(plan: Plan, journalDir: string, runId: string, force: boole
  * On a terminal, Ctrl-C would also reach PowerShell (same process group) and cut a step in half.
  * Reading the keyboard in raw mode turns Ctrl-C into a keystroke only exch-cert sees.
  */
-function captureCtrlC(io: CliIo, interrupts: Interrupts): { pause(): void; resume(): void; stop(): void } | undefined {
+export function captureCtrlC(io: CliIo, interrupts: Interrupts): { pause(): void; resume(): void; stop(): void } | undefined {
   const stdin = process.stdin;
   if (io.stdin !== stdin || !stdin.isTTY) return undefined;
   const onData = (data: Buffer): void => {

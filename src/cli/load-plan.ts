@@ -45,8 +45,14 @@ export interface LoadedPlan {
 
 /** Reads, lints and compiles a runbook; any runbook error stops here (exit 2) with file:line:col messages. */
 export async function loadPlan(request: PlanRequest, io: CliIo, terminal: Terminal): Promise<LoadedPlan> {
-  const display = displayPath(request.runbookFile, io.cwd);
-  const read = await readRunbookSource(request.runbookFile);
+  const runbook = await loadRunbook(request.runbookFile, io, terminal);
+  return { ...planFor(runbook, request), runbook };
+}
+
+/** Reads and lints a runbook; any error stops here (exit 2), printed as file:line:col messages. */
+export async function loadRunbook(runbookFile: string, io: CliIo, terminal: Terminal): Promise<Runbook> {
+  const display = displayPath(runbookFile, io.cwd);
+  const read = await readRunbookSource(runbookFile);
   if (!read.ok) {
     const diagnostic = { ...read.diagnostic, file: display };
     printDiagnostics([diagnostic], undefined, io, terminal);
@@ -57,7 +63,11 @@ export async function loadPlan(request: PlanRequest, io: CliIo, terminal: Termin
     printDiagnostics(analysis.diagnostics, read.source.text, io, terminal);
     throw new RunbookError(analysis.diagnostics);
   }
-  const runbook = analysis.runbook;
+  return analysis.runbook;
+}
+
+/** Binds the params of a runbook that passed lint (--var, named flags, --server) and compiles its plan. */
+export function planFor(runbook: Runbook, request: Omit<PlanRequest, 'runbookFile'>): Omit<LoadedPlan, 'runbook'> {
   const vars = bindFlags(runbook, request);
   const params = bindParams(runbook, vars);
   const serverParam = params.get('server');
@@ -71,7 +81,7 @@ export async function loadPlan(request: PlanRequest, io: CliIo, terminal: Termin
     if (error instanceof InputError) throw new InputError(nameTheFlags(error.message, runbook, request.named), error.hint);
     throw error;
   }
-  return { plan, runbook, vars };
+  return { plan, vars };
 }
 
 /**
@@ -79,7 +89,7 @@ export async function loadPlan(request: PlanRequest, io: CliIo, terminal: Termin
  * param must agree; a named flag's value is checked here so that its error names the flag; enum
  * values match in any case (Exchange's service names do: iis,smtp is IIS,SMTP).
  */
-function bindFlags(runbook: Runbook, request: PlanRequest): Map<string, string> {
+function bindFlags(runbook: Runbook, request: Omit<PlanRequest, 'runbookFile'>): Map<string, string> {
   const vars = parseVarFlags(request.varFlags);
   const problems: string[] = [];
   for (const [name, raw] of vars) {

@@ -8,6 +8,7 @@ import { packageRoot } from './package-root.js';
 import { sourceMappedStack } from './source-stack.js';
 import { escapeBlock } from '../text/untrusted.js';
 import { detectTerminal, type CliIo } from './terminal.js';
+import { addFleetOptions } from './fleet/options.js';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -117,23 +118,42 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       .option('--resume <RUN_ID>', 'continue an interrupted or failed run: skip the steps that finished; the runbook, params and connection come from its journal', once('--resume'))
       .option('--verbose', 'show everything each step printed');
 
-  addRunOptions(
+  addFleetOptions(addRunOptions(
     program
       .command('renew')
-      .description('Renew the certificate of a Mailbox server with runbooks/renew-certificate.yaml (or --runbook).')
-      .option('--server <NAME>', 'Exchange server to change (required)', once('--server'))
+      .description('Renew the certificate of a Mailbox server with runbooks/renew-certificate.yaml (or --runbook); of several, one after the other.')
+      .option('--server <NAME[,NAME...]>', 'Exchange server to change (required); several: the first is the canary', once('--server'))
       .option('--pfx <PATH>', 'the new certificate (PFX) on this machine (required); a dry run does not read it', once('--pfx'))
       .option('--fqdn <NAME>', 'name clients use for POP/IMAP, e.g. mail.contoso.com (required)', once('--fqdn'))
       .option('--friendly-name <TEXT>', 'friendly name for the new certificate', once('--friendly-name'))
       .option('--services <LIST>', 'services to enable (default IIS,SMTP,POP,IMAP; any case)', once('--services'))
       .option('--backup-dir <DIR>', 'folder on this machine (where exch-cert runs) for the backup of the old certificate, exported before it is removed (default C:\\ExchCertBackup)', once('--backup-dir'))
       .option('--runbook <FILE>', 'use another runbook with the same params', once('--runbook')),
-  )
+  ))
     .addHelpText('after', RENEW_HELP)
     .action(async (options: Record<string, unknown>) => {
       const { renewCommand } = await import('./commands/run.js');
       exitCode = await renewCommand(options, io, terminal);
     });
+
+  addRunOptions(
+    program
+      .command('renew-edge')
+      .description('Renew the SMTP certificate of an Edge Transport server and re-create its Edge subscription (runbooks/renew-edge-certificate.yaml). --credential-env is the Edge\'s account.')
+      .requiredOption('--edge <NAME>', 'the Edge Transport server, reached through PowerShell remoting')
+      .requiredOption('--mailbox <NAME>', 'a Mailbox server inside the organisation, where the subscription is made')
+      .option('--pfx <PATH>', 'the new certificate (PFX); needs no file for a dry run')
+      .option('--fqdn <NAME>', 'a name the certificate must cover: the one the Edge answers SMTP for')
+      .option('--site <SITE>', 'Active Directory site to subscribe the Edge to (default: that of the old subscription)')
+      .option('--friendly-name <TEXT>', 'friendly name for the new certificate')
+      .option('--internet-send-connector <keep|create|none>', 'the EdgeSync Send connector to the Internet (default keep: as the old subscription had it)')
+      .option('--inbound-send-connector <keep|create|none>', 'the EdgeSync Send connector into the organisation (default keep)')
+      .option('--subscription-minutes <N>', 'lifetime of the subscription file (default 1440)')
+      .option('--mailbox-credential-env <USER_VAR,PASS_VAR>', 'an explicit account for the Mailbox server (default: Kerberos, current user)'),
+  ).action(async (options: Record<string, unknown>) => {
+    const { renewEdgeCommand } = await import('./commands/renew-edge.js');
+    exitCode = await renewEdgeCommand(options, io, terminal);
+  });
 
   addRunOptions(
     program
@@ -222,12 +242,14 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .command('init')
     .description('Create a simulated Exchange server and a renewed certificate (PFX protected with EXCH_CERT_PFX_PASSWORD) to rehearse with.')
     .option('--dir <DIR>', 'where to put them (default .exch-cert/simulator)')
-    .option('--server <NAME>', 'server name', 'EXCH01')
+    .option('--server <NAME>', 'server name (default EXCH01)')
+    .option('--servers <LIST>', 'several Mailbox servers behind one namespace, e.g. EXCH01,EXCH02')
+    .option('--edge <LIST>', 'Edge Transport servers, subscribed to the organisation, e.g. EDGE01')
     .option('--fqdn <NAME>', 'name of the renewed certificate', 'mail.contoso.com')
     .option('--wildcard', 'make the renewed certificate a wildcard for the FQDN\'s domain (--fqdn mail.contoso.com: *.contoso.com)')
     .option('--layout <LIST>', 'what the server has besides a fresh install: seed (POP/IMAP running, as in the field notes), loopback-public, sni, public-internal-transport, non-exportable, require-ssl-off, hybrid-connectors, smtp-namespace')
     .option('--shell <SHELL>', 'PowerShell 7 to use (pwsh or a path)')
-    .action(async (options: { dir?: string; server: string; fqdn: string; wildcard?: boolean; layout?: string; shell?: string }) => {
+    .action(async (options: { dir?: string; server?: string; servers?: string; edge?: string; fqdn: string; wildcard?: boolean; layout?: string; shell?: string }) => {
       const { simulatorInitCommand } = await import('./commands/simulator.js');
       exitCode = await simulatorInitCommand(options, io, terminal);
     });
@@ -307,7 +329,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 /** `renew`, `run` and `plan` with --json promise NDJSON whose last event carries the exit code. */
 function wantsRunEvents(argv: readonly string[]): boolean {
   const command = argv.find((arg) => !arg.startsWith('-'));
-  return (command === 'renew' || command === 'run' || command === 'plan') && argv.includes('--json');
+  return (command === 'renew' || command === 'renew-edge' || command === 'run' || command === 'plan') && argv.includes('--json');
 }
 
 const EARLY_OUTCOMES: Readonly<Record<number, string>> = { 2: 'invalid', 3: 'environment', 5: 'declined', 70: 'internal', 130: 'interrupted' };

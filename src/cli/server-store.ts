@@ -37,7 +37,7 @@ export async function readServerStore(request: StoreRequest, io: CliIo, terminal
     {
       runbookFile: shippedRunbook(STORE_RUNBOOK),
       varFlags: [],
-      named: new Map(),
+      named: new Map([['server', { flag: '--server', value: request.server }]]),
       server: request.server,
       // --simulate with --remote-session-module: the simulated server behind real PowerShell remoting (tests).
       connect: simulateState !== undefined && request.remoteSessionModule === undefined ? `module:${simulatorModulePath()}` : (request.connect ?? 'remote'),

@@ -46,6 +46,12 @@ export interface ExecuteOptions {
   readonly localSteps?: LocalStepRunners;
   /** What the run did, in a few lines and as data, from the steps' outputs (the renewal's old and new certificate). */
   summarize?(outputs: ReadonlyMap<string, Readonly<Record<string, unknown>>>): RunSummary | undefined;
+  /**
+   * `first-change`: a preflight. Connect and run the steps up to, not including, the first step that
+   * changes the server, then end `ok` with `stoppedBefore` naming it: every read-only check has run
+   * and nothing on the server was changed.
+   */
+  readonly until?: 'first-change';
 }
 
 export interface StepResult {
@@ -66,7 +72,9 @@ export interface RunResult {
   readonly exitCode: ExitCodeValue;
   readonly message: string;
   readonly steps: readonly StepResult[];
-  /** The outputs of every step that ran (or was resumed), for summaries. */
+  /** With `until: 'first-change'`: the step the run stopped before (absent when no step changes the server). */
+  readonly stoppedBefore?: string;
+  /** The outputs of the steps that ran (or were done in the run being resumed), by step id. */
   readonly outputs: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
 }
 
@@ -162,6 +170,10 @@ class Run {
         this.record(step, 'skipped', 0, 0, { reason: unmet });
         continue;
       }
+      if (this.options.until === 'first-change' && step.changes) {
+        const ran = this.results.filter((result) => result.status !== 'skipped').length;
+        return this.finish('ok', `preflight: ${ran} read-only step(s) ran; stopped before step ${step.id}, the first that changes the server. Nothing on the server was changed`, false, { stoppedBefore: step.id });
+      }
       if (step.confirm) {
         const answer = await this.options.confirm(step, this.knownValues(step));
         this.emit({ type: 'confirmation', stepId: step.id, answer });
@@ -176,10 +188,12 @@ class Run {
         // The change was done and checked: undoing it now would be worse than leaving this step undone.
         const left = plan.steps.slice(plan.steps.indexOf(step)).map((rest) => rest.id);
         this.emit({ type: 'warning', message: `step ${step.id} ${status === 'timed_out' ? 'timed out' : 'failed'} after step ${this.committedBy} committed the change; not rolled back`, stepId: step.id });
-        return this.finish('ok', `done up to step ${this.committedBy}; step ${step.id} ${status === 'timed_out' ? 'timed out' : 'failed'} afterwards and was not rolled back: left undone: ${left.join(', ')}`, false, true);
+        return this.finish('ok', `done up to step ${this.committedBy}; step ${step.id} ${status === 'timed_out' ? 'timed out' : 'failed'} afterwards and was not rolled back: left undone: ${left.join(', ')}`, false, { leftUndone: true });
       }
       if (status !== 'failed' && status !== 'timed_out' && step.commit) this.committedBy = step.id;
       if ((status === 'failed' || status === 'timed_out') && !step.continueOnError) {
+        // A preflight ran read-only steps only: there is nothing to roll back.
+        if (this.options.until === 'first-change') return this.finish('failed', `preflight: step ${step.id} ${status === 'timed_out' ? 'timed out' : 'failed'}${this.changedSummary()}`);
         const changed = this.serverChanged();
         const rollback = await this.rollback(step);
         const leftChanged = changed && !rollback.restored;
@@ -431,13 +445,13 @@ class Run {
   }
 
   /** Ends the run. `message` is exch-cert's own sentence; what it quotes from PowerShell was masked at the source. */
-  private finish(outcome: RunOutcome, message: string, serverLeftChanged = false, leftUndone = false): RunResult {
+  private finish(outcome: RunOutcome, message: string, serverLeftChanged = false, end: { readonly leftUndone?: boolean; readonly stoppedBefore?: string } = {}): RunResult {
     const exitCode = serverLeftChanged ? ExitCode.leftChanged : EXIT_CODES[outcome];
     const counts: Record<StepStatus, number> = { ok: 0, changed: 0, skipped: 0, failed: 0, timed_out: 0 };
     for (const result of this.results) counts[result.status]++;
     const summary = this.options.summarize?.(this.outputs);
-    this.emit({ type: 'run-finished', outcome, exitCode, durationMs: this.options.clock.now() - this.started, message, counts, serverLeftChanged, ...(leftUndone ? { leftUndone } : {}), ...(summary ? { summary } : {}) });
-    return { outcome, exitCode, message, steps: this.results, outputs: this.outputs };
+    this.emit({ type: 'run-finished', outcome, exitCode, durationMs: this.options.clock.now() - this.started, message, counts, serverLeftChanged, ...(end.leftUndone ? { leftUndone: true } : {}), ...(summary ? { summary } : {}) });
+    return { outcome, exitCode, message, steps: this.results, outputs: this.outputs, ...(end.stoppedBefore !== undefined ? { stoppedBefore: end.stoppedBefore } : {}) };
   }
 
   /** The values a step reads from earlier outputs, as they are now. */

@@ -37,6 +37,10 @@ export function collectSecrets(plan: Plan, env: Readonly<Record<string, string |
     take(plan.connection.credentialEnv.user, 'the user name of --credential-env', false);
     take(plan.connection.credentialEnv.password, 'the password of --credential-env', true);
   }
+  for (const host of plan.connection.kind === 'remote' ? (plan.connection.hostCredentials ?? []) : []) {
+    take(host.user, `the user name of the account for ${host.server}`, false);
+    take(host.password, `the password of the account for ${host.server}`, true);
+  }
   if (missing.length > 0) throw new InputError(`missing secrets, nothing was run:\n${missing.join('\n')}`, 'secrets are read from the environment, never from the command line or the runbook');
   return { values, short, shellEnv };
 }

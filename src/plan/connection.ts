@@ -10,7 +10,9 @@ import { lines } from '../powershell/script.js';
  *   reach the simulator over real PowerShell remoting (SSH); everything else runs unchanged.
  * - local: on the server itself, as the Exchange Management Shell connects (cmdlets already loaded
  *   are used); host steps run in this shell, which must be on that server.
- * - module: a PowerShell module that provides the cmdlets (the simulator); host steps run in this shell.
+ * - module: a PowerShell module that provides the cmdlets (the simulator); host steps run in this shell,
+ *   those for another server (an Edge) with $env:EXCH_CERT_SIMULATOR_HOST naming that server meanwhile,
+ *   which is how the simulator knows which server a shell is on.
  */
 export type Connection =
   | {
@@ -18,6 +20,11 @@ export type Connection =
       readonly server: string;
       readonly credentialEnv?: { readonly user: string; readonly password: string };
       readonly sessionModule?: string;
+      /**
+       * Other servers whose host sessions open with an account of their own, such as an Edge
+       * Transport server, which is not in the domain (the user and password variables of each).
+       */
+      readonly hostCredentials?: ReadonlyArray<{ readonly server: string; readonly user: string; readonly password: string }>;
     }
   | { readonly kind: 'local'; readonly server: string }
   | { readonly kind: 'module'; readonly server: string; readonly modulePath: string };
@@ -28,7 +35,8 @@ export function describeConnection(connection: Connection): string {
     case 'remote': {
       const account = connection.credentialEnv ? 'credentials from the environment' : 'Kerberos, current user';
       const opener = connection.sessionModule ? `; sessions opened by ${connection.sessionModule}` : '';
-      return `remote Exchange PowerShell on ${connection.server} (${account}${opener})`;
+      const hosts = (connection.hostCredentials ?? []).map((host) => `; ${host.server} with its own account from the environment`).join('');
+      return `remote Exchange PowerShell on ${connection.server} (${account}${opener}${hosts})`;
     }
     case 'local':
       return `Exchange Management Shell on this server (${connection.server})`;
@@ -52,6 +60,13 @@ export function renderConnect(connection: Connection): string {
             `if ([string]::IsNullOrEmpty($exchCertUser)) { throw ${psString(`exch-cert: the environment variable ${connection.credentialEnv.user} (user name) is not set`)} }`,
             `$global:ExchCert.Credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList @($exchCertUser, (Read-ExchCertSecret -Name 'credential' -Variable ${psString(connection.credentialEnv.password)}))`,
           ),
+        ...(connection.hostCredentials ?? []).map((host) =>
+          lines(
+            `$exchCertUser = [Environment]::GetEnvironmentVariable(${psString(host.user)})`,
+            `if ([string]::IsNullOrEmpty($exchCertUser)) { throw ${psString(`exch-cert: the environment variable ${host.user} (user name for ${host.server}) is not set`)} }`,
+            `$global:ExchCert.HostCredentials[${psString(host.server.toLowerCase())}] = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList @($exchCertUser, (Read-ExchCertSecret -Name ${psString(`credential of ${host.server}`)} -Variable ${psString(host.password)}))`,
+          ),
+        ),
         connection.sessionModule === undefined
           ? REMOTE_SESSION_OPENERS
           : lines(
@@ -75,6 +90,7 @@ export function renderConnect(connection: Connection): string {
       return lines(
         '# Connection: a module that provides the Exchange cmdlets',
         `$global:ExchCert.ModulePath = ${psString(connection.modulePath)}`,
+        "$global:ExchCert.HostVariable = 'EXCH_CERT_SIMULATOR_HOST'",
         CONNECT_MODULE,
         'Connect-ExchCertExchange',
       );
@@ -152,7 +168,10 @@ const CONNECT_HOST = String.raw`function global:Connect-ExchCertHost {
     param([string]$Server)
     $existing = $global:ExchCert.HostSessions[$Server]
     if ($existing) { Remove-PSSession -Session $existing -ErrorAction SilentlyContinue }
-    $session = New-ExchCertHostSession -Server $Server -Credential $global:ExchCert.Credential
+    # A server outside the domain (an Edge) has an account of its own.
+    $credential = $global:ExchCert.HostCredentials[$Server.ToLowerInvariant()]
+    if (-not $credential) { $credential = $global:ExchCert.Credential }
+    $session = New-ExchCertHostSession -Server $Server -Credential $credential
     $version = Invoke-Command -Session $session -ScriptBlock { $PSVersionTable.PSVersion.Major } -ErrorAction Stop
     if ([int]$version -lt 5) {
         Remove-PSSession -Session $session -ErrorAction SilentlyContinue

@@ -150,8 +150,12 @@ function global:Invoke-ExchCertHost {
     # which must then be on that server (local and module connections).
     param([string]$Server, [scriptblock]$ScriptBlock, [object[]]$ArgumentList = @())
     if ($global:ExchCert.HostMode -eq 'local') {
-        if ($Server.Split('.')[0] -ne $global:ExchCert.Server.Split('.')[0]) { throw ('exch-cert: the ' + $global:ExchCert.Server + ' connection runs host steps in this shell, so it cannot run one for ' + $Server + '; use --connect remote') }
-        return & $ScriptBlock @ArgumentList
+        if ($Server.Split('.')[0] -eq $global:ExchCert.Server.Split('.')[0]) { return & $ScriptBlock @ArgumentList }
+        if (-not $global:ExchCert.HostVariable) { throw ('exch-cert: the ' + $global:ExchCert.Server + ' connection runs host steps in this shell, so it cannot run one for ' + $Server + '; use --connect remote') }
+        # The simulator: this shell stands for that server while the block runs.
+        $previous = [Environment]::GetEnvironmentVariable($global:ExchCert.HostVariable)
+        [Environment]::SetEnvironmentVariable($global:ExchCert.HostVariable, $Server.Split('.')[0])
+        try { return & $ScriptBlock @ArgumentList } finally { if ($null -eq $previous) { $previous = [NullString]::Value }; [Environment]::SetEnvironmentVariable($global:ExchCert.HostVariable, $previous) }
     }
     $session = $global:ExchCert.HostSessions[$Server]
     if (-not $session -or $session.State -ne 'Opened') { $session = Connect-ExchCertHost -Server $Server }

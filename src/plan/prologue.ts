@@ -26,7 +26,7 @@ export function renderPrologue(connection: Connection, secrets: readonly SecretS
     "$global:ErrorActionPreference = 'Stop'",
     "$ErrorActionPreference = 'Stop'",
     "$global:ProgressPreference = 'SilentlyContinue'",
-    `$global:ExchCert = @{ ${connectionState(connection, exchangeCommands)}; Session = $null; ExchangeModule = $null; HostSessions = @{}; Credential = $null; Reconnect = $false; Outputs = @{}; Secrets = @{}; Current = $null }`,
+    `$global:ExchCert = @{ ${connectionState(connection, exchangeCommands)}; Session = $null; ExchangeModule = $null; HostSessions = @{}; HostCredentials = @{}; Credential = $null; Reconnect = $false; Outputs = @{}; Secrets = @{}; Current = $null }`,
     '',
     STEP_HELPERS,
     '',

@@ -92,7 +92,9 @@ SMTP confirmation, waits with it held). Several processes can share a file.
                     sessions[] { pid, kind ('exchange' or 'host'), startedAt, registeredAt },
                     edge (Edge only) { adamSslPort, bootstrap (the pending subscription file's account: account,
                         password, createdAt, expiresAt, certificateThumbprint), subscription { site, createdAt,
-                        certificateThumbprint } }
+                        certificateThumbprint } },
+                    clockOffsetSeconds (optional; an Edge, outside the domain: how far its clock is off, which
+                        the subscription file it writes shows in EffectiveTime and its bootstrap account's expiry)
     faults[]        injected faults, see below
     calls[]         command, server (the one named, else the host), host, parameters (names and non-secret
                     values; passwords and SecureStrings '<redacted>', byte arrays '<N bytes>'), at

@@ -37,7 +37,18 @@ export interface Handshake {
 /** The endpoint could not be checked: refused, timed out, not found, or the protocol failed before a certificate arrived. */
 export class UnreachableError extends Error {
   override name = 'UnreachableError';
+  /**
+   * @param answered the server answered (the connection was made), and then the TLS handshake or
+   * its dialog failed: a server that serves no usable certificate, rather than one this machine
+   * cannot reach.
+   */
+  constructor(message: string, readonly answered = false) {
+    super(message);
+  }
 }
+
+/** Socket errors that come after the server accepted the connection. */
+const ANSWERED_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE']);
 
 export interface ConnectOptions {
   /** SNI and the name the certificate is checked against. */
@@ -240,10 +251,10 @@ const SOCKET_ERRORS: Record<string, string> = {
 
 function toUnreachable(error: unknown): UnreachableError {
   if (error instanceof UnreachableError) return error;
-  if (error instanceof ProtocolError) return new UnreachableError(`protocol error: ${error.message}`);
+  if (error instanceof ProtocolError) return new UnreachableError(`protocol error: ${error.message}`, true);
   const code = (error as { code?: unknown } | undefined)?.code;
   const known = typeof code === 'string' ? SOCKET_ERRORS[code] : undefined;
-  if (known) return new UnreachableError(known);
+  if (known) return new UnreachableError(known, typeof code === 'string' && ANSWERED_CODES.has(code));
   const message = error instanceof Error ? error.message : String(error);
   if (typeof code === 'string' && code.startsWith('ERR_SSL_')) {
     const hint =
@@ -252,7 +263,7 @@ function toUnreachable(error: unknown): UnreachableError {
         : code === 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' || code === 'ERR_SSL_UNSUPPORTED_PROTOCOL'
           ? ' (the server offers neither TLS 1.2 nor 1.3, which clients need)'
           : '';
-    return new UnreachableError(`TLS handshake failed: ${code.slice('ERR_SSL_'.length).toLowerCase().replace(/_/g, ' ')}${hint}`);
+    return new UnreachableError(`TLS handshake failed: ${code.slice('ERR_SSL_'.length).toLowerCase().replace(/_/g, ' ')}${hint}`, true);
   }
-  return new UnreachableError(`TLS handshake failed: ${message}`);
+  return new UnreachableError(`TLS handshake failed: ${message}`, true);
 }

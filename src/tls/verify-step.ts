@@ -35,8 +35,11 @@ export async function runProbeStep(inputs: Readonly<Record<string, unknown>>, en
   const timeoutMs = timeoutOf(inputs);
   const served = await Promise.all(endpoints.map(async (endpoint) => ({ endpoint, outcome: await handshake(endpoint, environment, timeoutMs) })));
   const record = served.map(({ endpoint, outcome }) => `${endpoint.label}=${'certificate' in outcome ? outcome.certificate.thumbprint : ''}`);
-  const log = served.map(({ endpoint, outcome }) => `${endpoint.label}/${endpoint.real.protocol}: ${'certificate' in outcome ? `serves ${outcome.certificate.thumbprint}` : `cannot be reached (${outcome.error})`}`).join('\n');
-  const primary = served.find(({ endpoint, outcome }) => endpoint.primary && !('certificate' in outcome));
+  const log = served.map(({ endpoint, outcome }) => `${endpoint.label}/${endpoint.real.protocol}: ${'certificate' in outcome ? `serves ${outcome.certificate.thumbprint}` : `${outcome.answered === true ? 'answers, but completes no TLS handshake' : 'cannot be reached'} (${outcome.error})`}`).join('\n');
+  // A primary endpoint that answers but completes no handshake (a binding whose certificate is gone:
+  // the emergency the renewal repairs) is recorded as serving nothing; only one this machine cannot
+  // reach at all stops the renewal.
+  const primary = served.find(({ endpoint, outcome }) => endpoint.primary && !('certificate' in outcome) && outcome.answered !== true);
   if (primary) {
     return {
       status: 'failed',
@@ -91,13 +94,13 @@ export async function runVerifyStep(inputs: Readonly<Record<string, unknown>>, e
 }
 
 /** One handshake with an endpoint, reached as the environment says; an unreachable endpoint is a value, not an error. */
-async function handshake(endpoint: StepEndpoint, environment: TlsStepEnvironment, timeoutMs: number): Promise<Awaited<ReturnType<Connect>> | { error: string }> {
+async function handshake(endpoint: StepEndpoint, environment: TlsStepEnvironment, timeoutMs: number): Promise<Awaited<ReturnType<Connect>> | { error: string; answered?: boolean }> {
   const reached = environment.reach ? environment.reach(endpoint.real) : endpoint.real;
   if (!reached) return { error: 'nothing listens there' };
   try {
     return await environment.connect(reached, { servername: endpoint.real.servername ?? endpoint.real.host, timeoutMs });
   } catch (error) {
-    if (error instanceof UnreachableError) return { error: error.message };
+    if (error instanceof UnreachableError) return { error: error.message, answered: error.answered };
     throw error;
   }
 }

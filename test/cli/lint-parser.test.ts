@@ -60,7 +60,7 @@ describe('exch-cert lint --parser', () => {
     const result = runCli(['lint', '--format', 'json']);
     expect(result.status).toBe(0);
     expect(json(result.stdout).parser).toBeNull();
-    expect(result.stderr).toBe('exch-cert lint: no problems in 4 files\n');
+    expect(result.stderr).toBe('exch-cert lint: no problems in 7 files\n');
   });
 
   it.skipIf(!pwshPath)("pwsh: PowerShell's parser judges, with its version in the report", () => {

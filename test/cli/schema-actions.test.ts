@@ -45,7 +45,7 @@ describe('exch-cert actions', () => {
     expect(result.status).toBe(0);
     const catalog = JSON.parse(result.stdout) as Array<{ name: string; destructive: boolean; fields: Array<{ name: string }>; outputs: Array<{ name: string }> }>;
     expect(catalog.map((action) => action.name)).toEqual(ACTIONS.map((action) => action.name));
-    expect(catalog.filter((action) => action.destructive).map((action) => action.name)).toEqual(['remove-certificate']);
+    expect(catalog.filter((action) => action.destructive).map((action) => action.name)).toEqual(['remove-certificate', 'new-edge-subscription-file', 'remove-edge-certificate']);
     expect(catalog.find((action) => action.name === 'import-certificate')?.outputs.map((output) => output.name)).toEqual(['thumbprint']);
   });
 

@@ -370,4 +370,47 @@ describe('executePlan', () => {
     expect(h.events).toContainEqual(expect.objectContaining({ type: 'warning', stepId: 'backup' }));
     expect(h.events.at(-1)).toMatchObject({ type: 'run-finished', outcome: 'ok', exitCode: 0, leftUndone: true });
   });
+
+  describe("until: 'first-change' (a preflight)", () => {
+    it('connects, runs the read-only steps before the first changing one, and stops there without a rollback', async () => {
+      const h = await harness(happy);
+      const result = await h.run({ until: 'first-change' });
+      expect(result).toMatchObject({ outcome: 'ok', exitCode: ExitCode.ok, stoppedBefore: 'import' });
+      expect(result.message).toBe('preflight: 1 read-only step(s) ran; stopped before step import, the first that changes the server. Nothing on the server was changed');
+      expect(h.sessions.sent.map((block) => block.script)).toEqual([h.plan.prologue, h.plan.steps[0]?.script, h.plan.epilogue]);
+      expect(result.outputs.get('find')).toEqual({ thumbprint: OLD, found: true });
+    });
+
+    it('fails without running onFailure when a read-only step fails: nothing was changed', async () => {
+      const h = await harness((block) => (block.stepId === 'find' ? thrown('no certificate is bound to Default Web Site *:443:') : happy(block, undefined)));
+      const result = await h.run({ until: 'first-change' });
+      expect(result).toMatchObject({ outcome: 'failed', exitCode: ExitCode.failed });
+      expect(result.stoppedBefore).toBeUndefined();
+      expect(result.message).toBe('preflight: step find failed. Nothing on the server was changed');
+      expect(h.sessions.steps()).toEqual(['1:find']);
+      expect(h.events.some((event) => event.type === 'rollback-started')).toBe(false);
+    });
+
+    it('runs a plan without changing steps to the end', async () => {
+      const plan = await planFromText(
+        "version: 1\nname: read-only\nparams:\n  server: { type: string, required: true }\nsteps:\n  - id: health\n    action: test-service-health\n    with: { server: '${{ params.server }}' }\n",
+        { server: 'EXCH01' },
+      );
+      const h = await harness(happy);
+      const result = await h.run({ plan, until: 'first-change' });
+      expect(result).toMatchObject({ outcome: 'ok', message: 'all 1 steps done' });
+      expect(result.stoppedBefore).toBeUndefined();
+    });
+
+    it('passes over a changing step that is skipped at plan time', async () => {
+      const plan = await planFromText(
+        "version: 1\nname: skip\nparams:\n  server: { type: string, required: true }\nsteps:\n  - id: reset\n    action: iis-reset\n    when: false\n    with: { server: '${{ params.server }}' }\n  - id: health\n    action: test-service-health\n    with: { server: '${{ params.server }}' }\n  - id: reset-again\n    action: iis-reset\n    with: { server: '${{ params.server }}' }\n",
+        { server: 'EXCH01' },
+      );
+      const h = await harness(happy);
+      const result = await h.run({ plan, until: 'first-change' });
+      expect(result.stoppedBefore).toBe('reset-again');
+      expect(finished(h.events)).toEqual([['reset', 'skipped', 0], ['health', 'changed', 1]]);
+    });
+  });
 });

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { pwshPath } from './pwsh.js';
-import { writeRemoteSessionModule } from './remote-session.js';
+import { writeRemoteSessionModule, type RemoteSessionOptions } from './remote-session.js';
 import { remotingAvailable, startSshServer, type SshServer } from './sshd.js';
 
 /** A test's own copy of the simulator fixture. */
@@ -21,8 +21,12 @@ export interface SimulatorMode {
   readonly available: boolean;
   setUp(): Promise<void>;
   tearDown(): Promise<void>;
-  /** The flags that point exch-cert at the workspace's simulated server (with --simulate, which also sets the backup folder). */
-  target(ws: Workspace): string[];
+  /**
+   * The flags that point exch-cert at the workspace's simulated server (with --simulate, which also
+   * sets the backup folder). Through remoting, `session` adds to what the session module demands
+   * (accounts of single servers).
+   */
+  target(ws: Workspace, session?: Pick<RemoteSessionOptions, 'accounts'>): string[];
 }
 
 /** The simulator imported into exch-cert's shell. */
@@ -47,9 +51,9 @@ export function remotingMode(): SimulatorMode {
       await sshd?.stop();
       sshd = undefined;
     },
-    target: (ws) => {
+    target: (ws, session) => {
       if (!sshd) throw new Error('sshd is not running');
-      const module = writeRemoteSessionModule(sshd, { statePath: ws.state }, join(ws.dir, 'ExchCertSshSession.psm1'));
+      const module = writeRemoteSessionModule(sshd, { statePath: ws.state, ...session }, join(ws.dir, 'ExchCertSshSession.psm1'));
       // --simulate too: the TLS checks from here reach the simulated server's loopback listeners, and its backup folder is the rehearsal's.
       return ['--simulate', ws.state, '--connect', 'remote', '--remote-session-module', module];
     },

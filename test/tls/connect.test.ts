@@ -72,7 +72,7 @@ describe.skipIf(!haveTlsServers)('connectTls against real servers', () => {
   });
 
   it('calls a server that offers no STARTTLS unreachable, saying so', async () => {
-    await expect(connectTls(at(smtpPlain, 'smtp'), OPTIONS)).rejects.toThrow(new UnreachableError('protocol error: the SMTP server does not offer STARTTLS (it is not in its EHLO answer)'));
+    await expect(connectTls(at(smtpPlain, 'smtp'), OPTIONS)).rejects.toThrow(new UnreachableError('protocol error: the SMTP server does not offer STARTTLS (it is not in its EHLO answer)', true));
     await expect(connectTls(at(dovecotPlain.imap, 'imap'), OPTIONS)).rejects.toThrow(/^protocol error: the IMAP server does not offer STARTTLS: "X1 BAD/);
     await expect(connectTls(at(dovecotPlain.pop3, 'pop3'), OPTIONS)).rejects.toThrow(/^protocol error: the POP3 server does not offer STLS: "-ERR/);
   });
@@ -118,7 +118,7 @@ describe('connectTls against misbehaving servers', () => {
       socket.write('+OK ready\r\n');
       socket.once('data', () => socket.write('+OK begin TLS\r\n+OK injected\r\n'));
     });
-    await expect(connectTls(at(port, 'pop3'), OPTIONS)).rejects.toThrow(new UnreachableError('protocol error: the server sent data after agreeing to start TLS'));
+    await expect(connectTls(at(port, 'pop3'), OPTIONS)).rejects.toThrow(new UnreachableError('protocol error: the server sent data after agreeing to start TLS', true));
   });
 
   it('shows what a wrong greeting said, escaped and cut short', async () => {
@@ -134,9 +134,9 @@ describe('connectTls against misbehaving servers', () => {
       socket.once('data', () => socket.end('250-mail.contoso.test\r\n250-SIZE 1000\r\n250 STARTTLS\r\n'));
     });
     // STARTTLS is offered (on the last line), then the server closes instead of answering it.
-    await expect(connectTls(at(port, 'smtp'), OPTIONS)).rejects.toThrow(new UnreachableError('protocol error: the server closed the connection before TLS started'));
+    await expect(connectTls(at(port, 'smtp'), OPTIONS)).rejects.toThrow(new UnreachableError('protocol error: the server closed the connection before TLS started', true));
     const busy = await serve((socket) => socket.end('421 4.3.2 Service not available\r\n'));
-    await expect(connectTls(at(busy, 'smtp'), OPTIONS)).rejects.toThrow(new UnreachableError('protocol error: the SMTP server greeted with 421 "4.3.2 Service not available" instead of 220'));
+    await expect(connectTls(at(busy, 'smtp'), OPTIONS)).rejects.toThrow(new UnreachableError('protocol error: the SMTP server greeted with 421 "4.3.2 Service not available" instead of 220', true));
   });
 
   it('refuses an IMAP server that greets with PREAUTH or BYE', async () => {

@@ -63,6 +63,17 @@ describe('runProbeStep', () => {
   });
 });
 
+describe('runProbeStep, the emergency', () => {
+  it('carries on when the name clients use answers but completes no handshake (its certificate is gone), and records nothing served', async () => {
+    const connect = (endpoint: Endpoint): Promise<Handshake> =>
+      endpoint.host === 'mail.contoso.com' ? Promise.reject(new UnreachableError('connection reset by the server', true)) : Promise.reject(new UnreachableError('connection refused'));
+    const outcome = await runProbeStep(inputs({}), { connect, clock });
+    expect(outcome.status).toBe('ok');
+    expect(outcome.outputs['served']).toContain('mail.contoso.com:443=');
+    expect(outcome.log).toContain('mail.contoso.com:443/tls: answers, but completes no TLS handshake (connection reset by the server)');
+  });
+});
+
 describe('runVerifyStep', () => {
   const before = [`mail.contoso.com:443=${OLD}`, `EXCH01:443=${OLD}`, `EXCH01:993=${OLD}`, 'EXCH01:995=', `EXCH01:25=${SELF_SIGNED}`, `EXCH01:587=${OLD}`];
 

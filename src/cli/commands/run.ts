@@ -13,6 +13,7 @@ import { shippedRunbook } from '../package-root.js';
 import { resumeInvocation, type InvocationParts, type RunRecord } from '../resume.js';
 import { simulatorModulePath, defaultSimulatorDir } from '../simulator.js';
 import type { CliIo, Terminal } from '../terminal.js';
+import { isFleetRun, type FleetFlags } from '../fleet/options.js';
 
 export interface RunOptions {
   readonly var?: string[];
@@ -32,7 +33,7 @@ export interface RunOptions {
   readonly verbose?: boolean;
 }
 
-interface RenewOptions extends RunOptions {
+interface RenewOptions extends RunOptions, FleetFlags {
   readonly pfx?: string;
   readonly fqdn?: string;
   readonly friendlyName?: string;
@@ -68,6 +69,13 @@ export async function renewCommand(options: RenewOptions, io: CliIo, terminal: T
     named.set('backupDirectory', { flag: '--backup-dir', value: join(dirname(simulateState), 'backup'), implicit: true });
   }
   const runbookFile = options.runbook !== undefined ? resolve(io.cwd, options.runbook) : options.resume !== undefined ? undefined : shippedRunbook('renew-certificate');
+  if (isFleetRun(options, io.cwd)) {
+    if (simulateState !== undefined && options.connect !== undefined && options.connect !== 'remote') throw new InputError('--simulate sets the connection itself; leave out --connect');
+    const { renewFleet } = await import('../fleet/renew-fleet.js');
+    const sessionModule = options.remoteSessionModule !== undefined ? resolve(io.cwd, options.remoteSessionModule) : undefined;
+    const connect = simulateState !== undefined && sessionModule === undefined ? `module:${simulatorModulePath()}` : (options.connect ?? 'remote');
+    return renewFleet(runbookFile ?? shippedRunbook('renew-certificate'), options, named, connect, simulateState, sessionModule, io, terminal);
+  }
   return execute(invocationOf('renew', runbookFile, options, named, simulateState, io.cwd), options, io, terminal);
 }
 
@@ -144,11 +152,12 @@ function recordOf(invocation: Invocation, runbookFile: string, vars: ReadonlyMap
 }
 
 /** Each param's description, for the prompt that asks for a secret. */
-function paramDescriptions(runbook: Runbook): ReadonlyMap<string, string> {
+export function paramDescriptions(runbook: Runbook): ReadonlyMap<string, string> {
   return new Map([...runbook.params].flatMap(([name, definition]) => (definition.description !== undefined ? [[name, definition.description] as const] : [])));
 }
 
-function printPlan(plan: Plan, options: RunOptions, io: CliIo, terminal: Terminal): number {
+/** The dry run: the script on stdout (or --output, or --json), one line about it on stderr. */
+export function printPlan(plan: Plan, options: RunOptions, io: CliIo, terminal: Terminal): number {
   const script = renderScript(plan);
   if (options.json) {
     io.stdout.write(safeJson({ ...plan, script }) + '\n');
@@ -180,7 +189,7 @@ function warnAboutScripts(plan: Plan, io: CliIo, terminal: Terminal): void {
 }
 
 /** With --simulate: the simulator's state file (the one named, or the default one). */
-function simulatorStateOf(options: RunOptions, cwd: string): string | undefined {
+export function simulatorStateOf(options: RunOptions, cwd: string): string | undefined {
   if (options.simulate === undefined || options.simulate === false) return undefined;
   return typeof options.simulate === 'string' ? resolve(cwd, options.simulate) : join(defaultSimulatorDir(cwd), 'state.json');
 }

@@ -12,11 +12,20 @@ import type { CliIo, Terminal } from '../terminal.js';
 
 interface InitOptions {
   readonly dir?: string;
-  readonly server: string;
+  readonly server?: string;
+  /** Several Mailbox servers, comma-separated (--server is the one-server form). */
+  readonly servers?: string;
+  /** Edge Transport servers, comma-separated. */
+  readonly edge?: string;
   readonly fqdn: string;
   readonly wildcard?: boolean;
   readonly layout?: string;
   readonly shell?: string;
+}
+
+/** A comma-separated flag value as a list: trimmed, no empty items. */
+function splitList(text: string | undefined): string[] {
+  return (text ?? '').split(',').map((item) => item.trim()).filter((item) => item !== '');
 }
 
 /** A command-line word as a POSIX shell reads it back: bare when it is plain, single-quoted otherwise. */
@@ -41,27 +50,37 @@ export async function simulatorInitCommand(options: InitOptions, io: CliIo, term
   // The names the server's current certificate has, as a real renewal would keep them.
   const names = options.wildcard ? [`*.${domain}`] : [options.fqdn, `autodiscover.${domain}`];
   const pfx = join(dir, `renewed-${options.wildcard ? `wildcard.${domain}` : options.fqdn}.pfx`);
-  const layouts = (options.layout ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '');
+  const layouts = splitList(options.layout);
+  if (options.server !== undefined && options.servers !== undefined) throw new InputError('--server and --servers both name the Mailbox servers', 'give one of them: --servers EXCH01,EXCH02');
+  const servers = options.servers !== undefined ? splitList(options.servers) : [options.server ?? 'EXCH01'];
+  const edges = splitList(options.edge);
+  for (const name of [...servers, ...edges]) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,14}$/.test(name)) throw new InputError(`${JSON.stringify(name)} is not a server (NetBIOS) name`, 'use letters, digits and hyphens, at most 15, such as EXCH01');
+  }
+  if (servers.length === 0) throw new InputError('--servers names no server', 'give at least one Mailbox server: --servers EXCH01,EXCH02');
   const { createNodePowerShellFactory } = await import('../../powershell/node-powershell.js');
   const masker = new Masker([password]);
   const sessions = createNodePowerShellFactory({ shell: resolveShell(options.shell, io.env), mask: (text) => masker.mask(text) });
   await runSimulatorSetup(
     sessions,
     [
-      `New-ExchCertSimulatorState -Path ${psString(state)} -Server ${psString(options.server)} -Fqdn ${psString(options.fqdn)}${layouts.length > 0 ? ` -Layout ${psStringArray(layouts)}` : ''} -Force`,
+      `New-ExchCertSimulatorState -Path ${psString(state)} -Servers ${psStringArray(servers)}${edges.length > 0 ? ` -Edge ${psStringArray(edges)}` : ''} -Fqdn ${psString(options.fqdn)}${layouts.length > 0 ? ` -Layout ${psStringArray(layouts)}` : ''} -Force`,
       `$password = (New-Object -TypeName System.Net.NetworkCredential -ArgumentList @('', $env:EXCH_CERT_PFX_PASSWORD)).SecurePassword`,
       `New-ExchCertSimulatorPfx -Path ${psString(pfx)} -Password $password -DnsName ${psStringArray(names)} -IncludeChain`,
     ].join('\n'),
     { EXCH_CERT_PFX_PASSWORD: password },
   );
   const { color } = terminal;
+  const rehearse = (...args: string[]): string => color.bold(`  ${['npx', 'exch-cert', ...args, '--pfx', displayPath(pfx, io.cwd), '--fqdn', options.fqdn, '--simulate', displayPath(state, io.cwd)].map(shellWord).join(' ')}`);
+  const edgeServer = edges[0];
   io.stderr.write(
     [
-      `simulated Exchange server ${options.server}${layouts.length > 0 ? ` (layout ${layouts.join(', ')})` : ''}: ${displayPath(state, io.cwd)}`,
+      `simulated Exchange ${servers.length > 1 ? `organisation, Mailbox servers ${servers.join(', ')}` : `server ${servers[0] ?? ''}`}${edges.length > 0 ? `, Edge Transport ${edges.join(', ')}` : ''}${layouts.length > 0 ? ` (layout ${layouts.join(', ')})` : ''}: ${displayPath(state, io.cwd)}`,
       `renewed certificate for ${names.join(', ')}: ${displayPath(pfx, io.cwd)}`,
       '',
       'Rehearse the renewal (set EXCH_CERT_BACKUP_PASSWORD too):',
-      color.bold(`  ${['npx', 'exch-cert', 'renew', '--server', options.server, '--pfx', displayPath(pfx, io.cwd), '--fqdn', options.fqdn, '--simulate', displayPath(state, io.cwd)].map(shellWord).join(' ')}`),
+      rehearse('renew', '--server', servers.join(',')),
+      ...(edgeServer !== undefined ? ['', 'and the Edge Transport renewal with its new subscription:', rehearse('renew-edge', '--edge', edgeServer, '--mailbox', servers[0] ?? '', '--yes')] : []),
       '',
     ].join('\n'),
   );

@@ -106,7 +106,8 @@ function Export-SimEdgeSubscriptionFile {
         }
         if (-not $confirmed) { return }
     }
-    $now = Get-SimNow
+    # The Edge is not in the domain: its clock may be off (clockOffsetSeconds), and the file says its time.
+    $now = (Get-SimNow).AddSeconds([double](Get-SimValue $edge 'clockOffsetSeconds' 0))
     $secret = New-Object -TypeName byte[] -ArgumentList 24
     [System.Security.Cryptography.RandomNumberGenerator]::Create().GetBytes($secret)
     $account = [pscustomobject][ordered]@{

@@ -198,18 +198,24 @@ function Request-SimProtocolRestart {
 
 function Update-SimProtocolCertificate {
     # Called when a service starts: once both of a protocol's services have
-    # started since the change, the protocol serves the certificate for its
-    # X509CertificateName, if one qualifies (Resolve-SimProtocolCertificate);
-    # if none does, it keeps what it served.
+    # started since the change (or, with none pending, its front-end service
+    # starts), the protocol serves the certificate for its X509CertificateName,
+    # if one qualifies (Resolve-SimProtocolCertificate); if none does, it keeps
+    # what it served.
     param($Server, [string]$ServiceName)
     foreach ($key in @('pop', 'imap')) {
         $protocol = Get-SimValue $Server $key $null
         if ($null -eq $protocol) { continue }
         $pending = @(Get-SimValue $protocol 'pendingRestart' @())
-        if (@($pending | Where-Object { Test-SimName $_ $ServiceName }).Count -eq 0) { continue }
-        $left = @($pending | Where-Object { -not (Test-SimName $_ $ServiceName) })
-        Set-SimValue $protocol 'pendingRestart' $left
-        if ($left.Count -gt 0) { continue }
+        if (@($pending | Where-Object { Test-SimName $_ $ServiceName }).Count -gt 0) {
+            $left = @($pending | Where-Object { -not (Test-SimName $_ $ServiceName) })
+            Set-SimValue $protocol 'pendingRestart' $left
+            if ($left.Count -gt 0) { continue }
+        } elseif ($pending.Count -gt 0 -or -not (Test-SimName @($protocol.services)[0] $ServiceName)) {
+            continue
+        }
+        # With no change pending, the front-end service still picks its certificate when it starts,
+        # as the real one does (a wildcard, never enabled for POP/IMAP, is found by name alone).
         $name = [string]$protocol.x509CertificateName
         $record = Resolve-SimProtocolCertificate -Server $Server -Key $key -Name $name
         if ($null -eq $record) {

@@ -26,6 +26,13 @@
 #   steps.find-loopback.outputs.thumbprint
 #   steps.probe.outputs.served
 #   steps.backup.outputs.path
+#   steps.components-before.outputs.notActive
+#   steps.edge-old.outputs.thumbprint
+#   steps.edge-import.outputs.thumbprint
+#   steps.edge-file.outputs.path
+#   steps.edge-file.outputs.sha256
+#   steps.edge-file.outputs.expiresAt
+#   steps.edge-backup.outputs.path
 #   steps.find-loopback.outputs.found
 
 # ---- prologue: settings, helpers, secrets, connection ----
@@ -33,7 +40,7 @@ if ($PSVersionTable.PSVersion.Major -lt 5) { throw ('exch-cert: this needs Windo
 $global:ErrorActionPreference = 'Stop'
 $ErrorActionPreference = 'Stop'
 $global:ProgressPreference = 'SilentlyContinue'
-$global:ExchCert = @{ Server = 'EXCH01'; HostMode = 'session'; ExchangeCommands = @('Enable-ExchangeCertificate','Export-ExchangeCertificate','Get-AuthConfig','Get-ExchangeCertificate','Get-ImapSettings','Get-PopSettings','Get-ReceiveConnector','Get-SendConnector','Get-TransportService','Import-ExchangeCertificate','New-ExchangeCertificate','Remove-ExchangeCertificate','Set-ImapSettings','Set-PopSettings','Set-ReceiveConnector','Set-SendConnector','Test-ServiceHealth'); Session = $null; ExchangeModule = $null; HostSessions = @{}; Credential = $null; Reconnect = $false; Outputs = @{}; Secrets = @{}; Current = $null }
+$global:ExchCert = @{ Server = 'EXCH01'; HostMode = 'session'; ExchangeCommands = @('Enable-ExchangeCertificate','Export-ExchangeCertificate','Get-AuthConfig','Get-EdgeSubscription','Get-ExchangeCertificate','Get-ExchangeServer','Get-ImapSettings','Get-PopSettings','Get-Queue','Get-ReceiveConnector','Get-SendConnector','Get-ServerComponentState','Get-TransportService','Import-ExchangeCertificate','New-EdgeSubscription','New-ExchangeCertificate','Redirect-Message','Remove-EdgeSubscription','Remove-ExchangeCertificate','Set-ImapSettings','Set-PopSettings','Set-ReceiveConnector','Set-SendConnector','Set-ServerComponentState','Test-EdgeSynchronization','Test-ServiceHealth'); Session = $null; ExchangeModule = $null; HostSessions = @{}; HostCredentials = @{}; Credential = $null; Reconnect = $false; Outputs = @{}; Secrets = @{}; Current = $null }
 
 function global:Invoke-ExchCertStep {
     param(
@@ -183,8 +190,12 @@ function global:Invoke-ExchCertHost {
     # which must then be on that server (local and module connections).
     param([string]$Server, [scriptblock]$ScriptBlock, [object[]]$ArgumentList = @())
     if ($global:ExchCert.HostMode -eq 'local') {
-        if ($Server.Split('.')[0] -ne $global:ExchCert.Server.Split('.')[0]) { throw ('exch-cert: the ' + $global:ExchCert.Server + ' connection runs host steps in this shell, so it cannot run one for ' + $Server + '; use --connect remote') }
-        return & $ScriptBlock @ArgumentList
+        if ($Server.Split('.')[0] -eq $global:ExchCert.Server.Split('.')[0]) { return & $ScriptBlock @ArgumentList }
+        if (-not $global:ExchCert.HostVariable) { throw ('exch-cert: the ' + $global:ExchCert.Server + ' connection runs host steps in this shell, so it cannot run one for ' + $Server + '; use --connect remote') }
+        # The simulator: this shell stands for that server while the block runs.
+        $previous = [Environment]::GetEnvironmentVariable($global:ExchCert.HostVariable)
+        [Environment]::SetEnvironmentVariable($global:ExchCert.HostVariable, $Server.Split('.')[0])
+        try { return & $ScriptBlock @ArgumentList } finally { if ($null -eq $previous) { $previous = [NullString]::Value }; [Environment]::SetEnvironmentVariable($global:ExchCert.HostVariable, $previous) }
     }
     $session = $global:ExchCert.HostSessions[$Server]
     if (-not $session -or $session.State -ne 'Opened') { $session = Connect-ExchCertHost -Server $Server }
@@ -231,7 +242,10 @@ function global:Connect-ExchCertHost {
     param([string]$Server)
     $existing = $global:ExchCert.HostSessions[$Server]
     if ($existing) { Remove-PSSession -Session $existing -ErrorAction SilentlyContinue }
-    $session = New-ExchCertHostSession -Server $Server -Credential $global:ExchCert.Credential
+    # A server outside the domain (an Edge) has an account of its own.
+    $credential = $global:ExchCert.HostCredentials[$Server.ToLowerInvariant()]
+    if (-not $credential) { $credential = $global:ExchCert.Credential }
+    $session = New-ExchCertHostSession -Server $Server -Credential $credential
     $version = Invoke-Command -Session $session -ScriptBlock { $PSVersionTable.PSVersion.Major } -ErrorAction Stop
     if ([int]$version -lt 5) {
         Remove-PSSession -Session $session -ErrorAction SilentlyContinue
@@ -244,7 +258,7 @@ Connect-ExchCertExchange
 
 # ---- steps ----
 try {
-# [1/22] preflight: Find every use of the old certificate and decide how the new one takes it over (changes nothing)
+# [1/37] preflight: Find every use of the old certificate and decide how the new one takes it over (changes nothing)
 Invoke-ExchCertStep -Id 'preflight' -ReadOnly -Exchange -Body {
     $server = 'exch01.contoso.com'
     $requested = @('IIS','SMTP')
@@ -404,7 +418,7 @@ Invoke-ExchCertStep -Id 'preflight' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'decisions' -Value @($decisions)
 }
 
-# [2/22] create: Create a self-signed certificate for EXCH01, exch01.contoso.local
+# [2/37] create: Create a self-signed certificate for EXCH01, exch01.contoso.local
 Invoke-ExchCertStep -Id 'create' -Exchange -Body {
     $certificate = New-ExchangeCertificate -Server 'exch01.contoso.com' -SubjectName 'CN=EXCH01' -DomainName @('EXCH01','exch01.contoso.local') -FriendlyName 'Back end' -PrivateKeyExportable $false -KeySize 4096 -Services 'None' -Force -ErrorAction 'Stop'
     if (-not $certificate -or -not (Find-ExchCertCertificate -Server 'exch01.contoso.com' -Thumbprint ([string]$certificate.Thumbprint))) { throw 'exch-cert: New-ExchangeCertificate reported no error, but the new certificate is not in the store' }
@@ -412,7 +426,7 @@ Invoke-ExchCertStep -Id 'create' -Exchange -Body {
     Set-ExchCertOutput -Name 'thumbprint' -Value ([string]$certificate.Thumbprint)
 }
 
-# [3/22] import: Import the certificate from C:\certs\new.pfx
+# [3/37] import: Import the certificate from C:\certs\new.pfx
 Invoke-ExchCertStep -Id 'import' -Exchange -Body {
     $bytes = [System.IO.File]::ReadAllBytes((Resolve-ExchCertPath -Path 'C:\certs\new.pfx'))
     $pfx = Read-ExchCertPfx -Bytes $bytes -Password $ExchCert.Secrets['pfxPassword']
@@ -430,7 +444,7 @@ Invoke-ExchCertStep -Id 'import' -Exchange -Body {
     Set-ExchCertOutput -Name 'thumbprint' -Value $thumbprint
 }
 
-# [4/22] find-by-thumbprint: Find certificate <import.thumbprint>
+# [4/37] find-by-thumbprint: Find certificate <import.thumbprint>
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'find-by-thumbprint' -ReadOnly -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -447,7 +461,7 @@ Invoke-ExchCertStep -Id 'find-by-thumbprint' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value ([string]$certificate.Services)
 }
 
-# [5/22] find-loopback: Find the certificate bound to Default Web Site 127.0.0.1:443
+# [5/37] find-loopback: Find the certificate bound to Default Web Site 127.0.0.1:443
 Invoke-ExchCertStep -Id 'find-loopback' -ReadOnly -Exchange -Body {
     $thumbprint = [string](Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @('Default Web Site', 443, '127.0.0.1', $true) -ScriptBlock {
         param($Site, $Port, $Ip, $AllowMissing)
@@ -477,7 +491,7 @@ Invoke-ExchCertStep -Id 'find-loopback' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value ([string]$certificate.Services)
 }
 
-# [6/22] in-use: List the certificates exch01.contoso.com uses
+# [6/37] in-use: List the certificates exch01.contoso.com uses
 Invoke-ExchCertStep -Id 'in-use' -ReadOnly -Exchange -Body {
     $uses = [ordered]@{}
     $addUse = { param($Thumbprint, $Use) $key = ([string]$Thumbprint).ToUpperInvariant(); if (-not $key) { return }; if (-not $uses.Contains($key)) { $uses[$key] = New-Object -TypeName 'System.Collections.Generic.List[string]' }; $uses[$key].Add($Use) }
@@ -517,7 +531,7 @@ Invoke-ExchCertStep -Id 'in-use' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'thumbprints' -Value ([string[]]@($uses.Keys))
 }
 
-# [7/22] enable-smtp-only: Enable the certificate for SMTP
+# [7/37] enable-smtp-only: Enable the certificate for SMTP
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'enable-smtp-only' -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -539,7 +553,7 @@ Invoke-ExchCertStep -Id 'enable-smtp-only' -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value $services
 }
 
-# [8/22] enable: Enable the certificate for IIS, POP, IMAP, SMTP
+# [8/37] enable: Enable the certificate for IIS, POP, IMAP, SMTP
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'enable' -Exchange -Body {
     $thumbprint = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -581,7 +595,7 @@ Invoke-ExchCertStep -Id 'enable' -Exchange -Body {
     Set-ExchCertOutput -Name 'services' -Value $services
 }
 
-# [9/22] bind-back-end: Bind Exchange Back End *:444 to certificate <create.thumbprint>
+# [9/37] bind-back-end: Bind Exchange Back End *:444 to certificate <create.thumbprint>
 #   known at run time: steps.create.outputs.thumbprint
 Invoke-ExchCertStep -Id 'bind-back-end' -Body {
     $result = Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(@(('Exchange Back End' + '|' + '*' + ':' + 444 + ':')), (Get-ExchCertOutput -Step 'create' -Name 'thumbprint')) -ScriptBlock {
@@ -631,7 +645,7 @@ Invoke-ExchCertStep -Id 'bind-back-end' -Body {
     Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)
 }
 
-# [10/22] pop-only: Set the POP certificate name to mail.contoso.com
+# [10/37] pop-only: Set the POP certificate name to mail.contoso.com
 Invoke-ExchCertStep -Id 'pop-only' -Exchange -Body {
     $name = 'mail.contoso.com'
     $changed = $false
@@ -644,7 +658,7 @@ Invoke-ExchCertStep -Id 'pop-only' -Exchange -Body {
     Set-ExchCertOutput -Name 'changed' -Value $changed
 }
 
-# [11/22] restart: Restart MSExchangePop3, MSExchangePOP3BE
+# [11/37] restart: Restart MSExchangePop3, MSExchangePOP3BE
 #   known at run time: steps.preflight.outputs.runningServices
 #   exch-cert: timeout 90s; 2 retries, 15s apart
 Invoke-ExchCertStep -Id 'restart' -Body {
@@ -667,7 +681,7 @@ Invoke-ExchCertStep -Id 'restart' -Body {
     Set-ExchCertOutput -Name 'restarted' -Value $restarted
 }
 
-# [12/22] bind-moved: Bind <preflight.bindings> to certificate <import.thumbprint>
+# [12/37] bind-moved: Bind <preflight.bindings> to certificate <import.thumbprint>
 #   known at run time: steps.preflight.outputs.bindings, steps.import.outputs.thumbprint, steps.preflight.outputs.renew, steps.enable.outputs.changed
 Invoke-ExchCertStep -Id 'bind-moved' -When { (Test-ExchCertOutput -Step 'preflight' -Name 'renew') -or (Test-ExchCertOutput -Step 'enable' -Name 'changed') } -Body {
     $result = Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @((Get-ExchCertOutput -Step 'preflight' -Name 'bindings'), (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')) -ScriptBlock {
@@ -717,7 +731,7 @@ Invoke-ExchCertStep -Id 'bind-moved' -When { (Test-ExchCertOutput -Step 'preflig
     Set-ExchCertOutput -Name 'changed' -Value ([bool]$result.Changed)
 }
 
-# [13/22] transport: Make <preflight.internalTransport> the internal transport certificate
+# [13/37] transport: Make <preflight.internalTransport> the internal transport certificate
 #   known at run time: steps.preflight.outputs.internalTransport, steps.preflight.outputs.createInternalTransport
 Invoke-ExchCertStep -Id 'transport' -Exchange -Body {
     $wanted = ([string](Get-ExchCertOutput -Step 'preflight' -Name 'internalTransport')).ToUpperInvariant()
@@ -741,7 +755,7 @@ Invoke-ExchCertStep -Id 'transport' -Exchange -Body {
     Set-ExchCertOutput -Name 'changed' -Value ($global:ExchCert.Current.Status -eq 'changed')
 }
 
-# [14/22] connectors: Make the connectors <preflight.connectors> name certificate <import.thumbprint>
+# [14/37] connectors: Make the connectors <preflight.connectors> name certificate <import.thumbprint>
 #   known at run time: steps.preflight.outputs.connectors, steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'connectors' -Exchange -Body {
     $certificate = Find-ExchCertCertificate -Server 'exch01.contoso.com' -Thumbprint (Get-ExchCertOutput -Step 'import' -Name 'thumbprint')
@@ -768,7 +782,7 @@ Invoke-ExchCertStep -Id 'connectors' -Exchange -Body {
     if ($changed) { Write-Warning 'exch-cert: connectors changed; in a hybrid organisation, run the Hybrid Configuration Wizard again' }
 }
 
-# [15/22] probe: Record which certificate each endpoint of exch01.contoso.com serves now, from here
+# [15/37] probe: Record which certificate each endpoint of exch01.contoso.com serves now, from here
 #   exch-cert runs this itself, from the machine it runs on (where clients connect from), not in PowerShell:
 #   a TLS handshake with each endpoint, SNI mail.contoso.com, records the certificate it serves:
 #     mail.contoso.com:443/tls (must serve the new certificate whatever it served before)
@@ -778,7 +792,7 @@ Invoke-ExchCertStep -Id 'connectors' -Exchange -Body {
 #     exch01.contoso.com:25/smtp
 #     exch01.contoso.com:587/smtp
 
-# [16/22] iis: Restart IIS on exch01.contoso.com
+# [16/37] iis: Restart IIS on exch01.contoso.com
 Invoke-ExchCertStep -Id 'iis' -Body {
     try {
         Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @() -ScriptBlock {
@@ -793,7 +807,7 @@ Invoke-ExchCertStep -Id 'iis' -Body {
     }
 }
 
-# [17/22] verify: Check from here that mail.contoso.com serves certificate <import.thumbprint>
+# [17/37] verify: Check from here that mail.contoso.com serves certificate <import.thumbprint>
 #   known at run time: steps.import.outputs.thumbprint, steps.find-loopback.outputs.thumbprint, steps.probe.outputs.served
 #   exch-cert: 2 retries, 10s apart
 #   exch-cert runs this check itself, from the machine it runs on (where clients connect from), not in PowerShell:
@@ -805,7 +819,7 @@ Invoke-ExchCertStep -Id 'iis' -Body {
 #   by hand: exch-cert verify-tls exch01.contoso.com --servername mail.contoso.com --port 443,993,995,25/smtp,587/smtp --expect THUMBPRINT
 
 try {
-# [18/22] health: Check that the required Exchange services run on exch01.contoso.com
+# [18/37] health: Check that the required Exchange services run on exch01.contoso.com
 #   exch-cert: continues on error
 Invoke-ExchCertStep -Id 'health' -ReadOnly -Exchange -Body {
     $problems = @()
@@ -824,7 +838,7 @@ catch {
     Write-Warning ('exch-cert: step health failed, continuing (continueOnError): ' + $_.Exception.Message)
 }
 
-# [19/22] backup: Back up certificate <find-loopback.thumbprint> to D:\backup\old.pfx
+# [19/37] backup: Back up certificate <find-loopback.thumbprint> to D:\backup\old.pfx
 #   known at run time: steps.find-loopback.outputs.thumbprint
 Invoke-ExchCertStep -Id 'backup' -ReadOnly -Exchange -Body {
     $thumbprint = ([string](Get-ExchCertOutput -Step 'find-loopback' -Name 'thumbprint')).ToUpperInvariant()
@@ -854,7 +868,7 @@ Invoke-ExchCertStep -Id 'backup' -ReadOnly -Exchange -Body {
     Set-ExchCertOutput -Name 'path' -Value $path
 }
 
-# [20/22] remove: Remove certificate <find-loopback.thumbprint>
+# [20/37] remove: Remove certificate <find-loopback.thumbprint>
 #   known at run time: steps.find-loopback.outputs.thumbprint, steps.backup.outputs.path
 #   exch-cert: asks for confirmation (destructive)
 Invoke-ExchCertStep -Id 'remove' -Exchange -Body {
@@ -887,7 +901,308 @@ Invoke-ExchCertStep -Id 'remove' -Exchange -Body {
     Write-Host ('exch-cert: removed ' + $thumbprint)
 }
 
-# [21/22] script-here: Run a custom PowerShell script
+# [21/37] servers: List the Exchange servers of the organisation of exch01.contoso.com
+Invoke-ExchCertStep -Id 'servers' -ReadOnly -Exchange -Body {
+    $all = @(Get-ExchangeServer -ErrorAction 'Stop')
+    $mailbox = @($all | Where-Object { [string]$_.ServerRole -match 'Mailbox' -and [string]$_.AdminDisplayVersion -match '^Version 15\.' })
+    $edge = @($all | Where-Object { [string]$_.ServerRole -match 'Edge' })
+    foreach ($each in $all) { Write-Host ('exch-cert: ' + [string]$each.Name + ' ' + [string]$each.ServerRole + ' ' + [string]$each.AdminDisplayVersion + ' ' + [string]$each.Fqdn) }
+    Set-ExchCertOutput -Name 'mailbox' -Value @($mailbox | ForEach-Object { [string]$_.Name })
+    Set-ExchCertOutput -Name 'mailboxFqdns' -Value @($mailbox | ForEach-Object { [string]$_.Fqdn })
+    Set-ExchCertOutput -Name 'edge' -Value @($edge | ForEach-Object { [string]$_.Name })
+}
+
+# [22/37] components-before: Record the components of exch01.contoso.com that are not Active
+Invoke-ExchCertStep -Id 'components-before' -ReadOnly -Exchange -Body {
+    $components = @(Get-ServerComponentState -Identity 'exch01.contoso.com' -ErrorAction 'Stop')
+    if ($components.Count -eq 0) { throw ('exch-cert: Get-ServerComponentState returned no component for ' + 'exch01.contoso.com') }
+    $allowed = @(@())
+    $notActive = @($components | Where-Object { [string]$_.State -ne 'Active' } | ForEach-Object { [string]$_.Component })
+    foreach ($component in $components) { if ([string]$component.State -ne 'Active') { Write-Host ('exch-cert: ' + [string]$component.Component + ' is ' + [string]$component.State) } }
+    Set-ExchCertOutput -Name 'notActive' -Value $notActive
+    Set-ExchCertOutput -Name 'checked' -Value $true
+}
+
+# [23/37] drain: Set HubTransport on exch01.contoso.com to Draining (requester Maintenance)
+Invoke-ExchCertStep -Id 'drain' -Exchange -Body {
+    $component = 'HubTransport'
+    $wanted = 'Draining'
+    $before = [string](Get-ServerComponentState -Identity 'exch01.contoso.com' -Component $component -ErrorAction 'Stop').State
+    Set-ServerComponentState -Identity 'exch01.contoso.com' -Component $component -Requester 'Maintenance' -State $wanted -Confirm:$false -ErrorAction 'Stop'
+    $after = [string](Get-ServerComponentState -Identity 'exch01.contoso.com' -Component $component -ErrorAction 'Stop').State
+    if ($after -ne $wanted) {
+        throw ('exch-cert: Set-ServerComponentState reported no error, but ' + $component + ' on ' + 'exch01.contoso.com' + ' is ' + $after + ', not ' + $wanted + '; another requester holds it (see the LocalStates of Get-ServerComponentState ' + 'exch01.contoso.com' + ' -Component ' + $component + ')')
+    }
+    Write-Host ('exch-cert: ' + $component + ' was ' + $before + ', is ' + $after)
+    if ($before -eq $wanted) { Set-ExchCertUnchanged }
+    Set-ExchCertOutput -Name 'previousState' -Value $before
+}
+
+# [24/37] redirect: Redirect the messages queued on exch01.contoso.com to exch02.contoso.com
+Invoke-ExchCertStep -Id 'redirect' -Exchange -Body {
+    $target = Get-ExchangeServer -Identity 'exch02.contoso.com' -ErrorAction 'Stop'
+    if ([string]$target.ServerRole -notmatch 'Mailbox') { throw ('exch-cert: ' + 'exch02.contoso.com' + ' is a ' + [string]$target.ServerRole + ' server; messages can only be redirected to a Mailbox server') }
+    if ([string]$target.Name -eq ([string]'exch01.contoso.com').Split('.')[0] -or [string]$target.Fqdn -eq 'exch01.contoso.com') { throw ('exch-cert: the messages of ' + 'exch01.contoso.com' + ' cannot be redirected to itself') }
+    $transport = [string](Get-ServerComponentState -Identity 'exch02.contoso.com' -Component 'HubTransport' -ErrorAction 'Stop').State
+    if ($transport -ne 'Active') { throw ('exch-cert: the transport of ' + [string]$target.Name + ' is ' + $transport + ', not Active: redirect to a server that is in service') }
+    Redirect-Message -Server 'exch01.contoso.com' -Target ([string]$target.Fqdn) -Confirm:$false -ErrorAction 'Stop'
+    Write-Host ('exch-cert: the messages of ' + 'exch01.contoso.com' + ' go to ' + [string]$target.Fqdn)
+    Set-ExchCertOutput -Name 'target' -Value ([string]$target.Fqdn)
+}
+
+# [25/37] queues: Wait until the queues of exch01.contoso.com are empty (at most 900 s)
+Invoke-ExchCertStep -Id 'queues' -ReadOnly -Exchange -Body {
+    $deadline = [DateTime]::UtcNow.AddSeconds(900)
+    while ($true) {
+        $busy = @(Get-Queue -Server 'exch01.contoso.com' -ErrorAction 'Stop' | Where-Object { [string]$_.Identity -notlike '*\Poison' -and [string]$_.Identity -notlike '*\Shadow\*' -and [int]$_.MessageCount -gt 0 })
+        if ($busy.Count -eq 0) { break }
+        $left = @($busy | ForEach-Object { [string]$_.Identity + ' (' + [string]$_.Status + '): ' + [string]$_.MessageCount + ' message(s)' }) -join '; '
+        if ([DateTime]::UtcNow -ge $deadline) { throw ('exch-cert: the queues of ' + 'exch01.contoso.com' + ' did not empty within ' + 900 + ' s: ' + $left) }
+        Write-Host ('exch-cert: waiting for ' + $left)
+        Start-Sleep -Seconds 15
+    }
+    Write-Host ('exch-cert: the queues of ' + 'exch01.contoso.com' + ' are empty')
+}
+
+# [26/37] components-after: Check that every component of exch01.contoso.com is Active
+#   known at run time: steps.components-before.outputs.notActive
+Invoke-ExchCertStep -Id 'components-after' -ReadOnly -Exchange -Body {
+    $components = @(Get-ServerComponentState -Identity 'exch01.contoso.com' -ErrorAction 'Stop')
+    if ($components.Count -eq 0) { throw ('exch-cert: Get-ServerComponentState returned no component for ' + 'exch01.contoso.com') }
+    $allowed = @((Get-ExchCertOutput -Step 'components-before' -Name 'notActive'))
+    $notActive = @($components | Where-Object { [string]$_.State -ne 'Active' } | ForEach-Object { [string]$_.Component })
+    foreach ($component in $components) { if ([string]$component.State -ne 'Active') { Write-Host ('exch-cert: ' + [string]$component.Component + ' is ' + [string]$component.State) } }
+    $unexpected = @($notActive | Where-Object { $allowed -notcontains $_ })
+    if ($unexpected.Count -gt 0) { throw ('exch-cert: on ' + 'exch01.contoso.com' + ' these components are not Active: ' + ($unexpected -join ', ') + '. Bring them back with Set-ServerComponentState ' + 'exch01.contoso.com' + ' -Component NAME -Requester Maintenance -State Active') }
+    if ($notActive.Count -gt 0) { Write-Host ('exch-cert: left as they were before: ' + ($notActive -join ', ')) } else { Write-Host 'exch-cert: every component is Active' }
+    Set-ExchCertOutput -Name 'notActive' -Value $notActive
+    Set-ExchCertOutput -Name 'checked' -Value $true
+}
+
+# [27/37] edge-old: Find the certificate the Edge Transport server edge01.contoso.com uses for SMTP
+Invoke-ExchCertStep -Id 'edge-old' -ReadOnly -Body {
+    $found = Invoke-ExchCertHost -Server 'edge01.contoso.com' -ArgumentList @(,'edge01.contoso.com') -ScriptBlock {
+        param($Edge)
+        $ErrorActionPreference = 'Stop'
+        if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) { Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn' }
+        $role = [string](Get-ExchangeServer -ErrorAction 'Stop' | Select-Object -First 1).ServerRole
+        if ($role -notmatch 'Edge') { throw ('exch-cert: ' + $Edge + ' is a ' + $role + ' server, not an Edge Transport server') }
+        $thumbprint = ([string](Get-TransportService -ErrorAction 'Stop' | Select-Object -First 1).InternalTransportCertificateThumbprint).ToUpperInvariant()
+        $certificate = @(Get-ExchangeCertificate -ErrorAction 'Stop' | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq $thumbprint }) | Select-Object -First 1
+        if (-not $thumbprint -or -not $certificate) { return @{ Found = $false; Thumbprint = ''; Subject = ''; NotAfter = '' } }
+        @{ Found = $true; Thumbprint = $thumbprint; Subject = [string]$certificate.Subject; NotAfter = ([datetime]$certificate.NotAfter).ToUniversalTime().ToString('o') }
+    }
+    if ($found.Found) { Write-Host ('exch-cert: ' + 'edge01.contoso.com' + ' uses ' + $found.Thumbprint + ' ' + $found.Subject + ' for SMTP, valid until ' + $found.NotAfter) } else { Write-Host 'exch-cert: the Edge has no default SMTP certificate in its store' }
+    foreach ($name in @('Found', 'Thumbprint', 'Subject', 'NotAfter')) { Set-ExchCertOutput -Name ($name.Substring(0, 1).ToLowerInvariant() + $name.Substring(1)) -Value $found[$name] }
+}
+
+# [28/37] edge-backup: Back up certificate <edge-old.thumbprint> of edge01.contoso.com to D:\backup\edge.pfx
+#   known at run time: steps.edge-old.outputs.thumbprint
+Invoke-ExchCertStep -Id 'edge-backup' -ReadOnly -Body {
+    $thumbprint = ([string](Get-ExchCertOutput -Step 'edge-old' -Name 'thumbprint')).ToUpperInvariant()
+    $path = Resolve-ExchCertPath -Path 'D:\backup\edge.pfx'
+    if ([System.IO.File]::Exists($path)) {
+        $verified = $false
+        try { $copy = Read-ExchCertPfx -Bytes ([System.IO.File]::ReadAllBytes($path)) -Password $ExchCert.Secrets['backupPassword']; $verified = ($copy.Thumbprint -eq $thumbprint -and $copy.HasPrivateKey) } catch { $verified = $false }
+        if (-not $verified) {
+            [System.IO.File]::Delete($path)
+            throw ('exch-cert: ' + $path + ' was already there but is not a backup of ' + $thumbprint + ' with its private key that this password opens; it was removed')
+        }
+        Write-Host ('exch-cert: ' + $path + ' already holds a verified backup of ' + $thumbprint)
+    } else {
+        $data = Invoke-ExchCertHost -Server 'edge01.contoso.com' -ArgumentList @($thumbprint, $ExchCert.Secrets['backupPassword']) -ScriptBlock {
+            param($Thumbprint, $Password)
+            $ErrorActionPreference = 'Stop'
+            if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) { Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn' }
+            if (-not @(Get-ExchangeCertificate -ErrorAction 'Stop' | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq $Thumbprint })) { throw ('exch-cert: certificate ' + $Thumbprint + ' is not in the store of the Edge; there is nothing to back up') }
+            $export = Export-ExchangeCertificate -Thumbprint $Thumbprint -BinaryEncoded -Password $Password -ErrorAction 'Stop'
+            [Convert]::ToBase64String([byte[]]$export.FileData)
+        }
+        $directory = [System.IO.Path]::GetDirectoryName($path)
+        if ($directory -and -not [System.IO.Directory]::Exists($directory)) { $null = [System.IO.Directory]::CreateDirectory($directory) }
+        Write-ExchCertPrivateFile -Path $path -Bytes ([Convert]::FromBase64String([string]$data))
+        $verified = $false
+        try { $copy = Read-ExchCertPfx -Bytes ([System.IO.File]::ReadAllBytes($path)) -Password $ExchCert.Secrets['backupPassword']; $verified = ($copy.Thumbprint -eq $thumbprint -and $copy.HasPrivateKey) } catch { $verified = $false }
+        if (-not $verified) {
+            [System.IO.File]::Delete($path)
+            throw ('exch-cert: ' + $path + ' does not hold certificate ' + $thumbprint + ' with its private key; it was removed')
+        }
+        Write-Host ('exch-cert: backed up ' + $thumbprint + ' to ' + $path)
+    }
+    Set-ExchCertOutput -Name 'path' -Value $path
+}
+
+# [29/37] edge-import: Import the certificate from C:\certs\edge.pfx on edge01.contoso.com
+Invoke-ExchCertStep -Id 'edge-import' -Body {
+    $bytes = [System.IO.File]::ReadAllBytes((Resolve-ExchCertPath -Path 'C:\certs\edge.pfx'))
+    $pfx = Read-ExchCertPfx -Bytes $bytes -Password $ExchCert.Secrets['pfxPassword']
+    $thumbprint = $pfx.Thumbprint.ToUpperInvariant()
+    $fqdn = 'smtp.contoso.com'
+    $san = @($pfx.Extensions | Where-Object { $_.Oid.Value -eq '2.5.29.17' }) | Select-Object -First 1
+    $names = @(if ($san) { [regex]::Matches($san.Format($false), '(?:DNS Name=|DNS:)([^,\s]+)') | ForEach-Object { $_.Groups[1].Value } })
+    if ($names.Count -eq 0) { $names = @($pfx.GetNameInfo([System.Security.Cryptography.X509Certificates.X509NameType]::DnsName, $false)) }
+    $covered = @($names | Where-Object { $_ -eq $fqdn -or ($_.StartsWith('*.') -and $fqdn.Substring($fqdn.IndexOf('.') + 1) -eq $_.Substring(2)) }).Count -gt 0
+    if (-not $covered) { throw ('exch-cert: the PFX holds ' + $pfx.Subject + ' for ' + ($names -join ', ') + ', which does not cover ' + $fqdn) }
+    Write-Host ('exch-cert: PFX holds ' + $pfx.Subject + ', thumbprint ' + $thumbprint + ', valid until ' + $pfx.NotAfter.ToString('u'))
+    $imported = Invoke-ExchCertHost -Server 'edge01.contoso.com' -ArgumentList @($bytes, $ExchCert.Secrets['pfxPassword'], $thumbprint, 'Edge 2026') -ScriptBlock {
+        param($Bytes, $Password, $Thumbprint, $FriendlyName)
+        $ErrorActionPreference = 'Stop'
+        if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) { Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn' }
+        $there = { @(Get-ExchangeCertificate -ErrorAction 'Stop' | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq $Thumbprint }).Count -gt 0 }
+        if (& $there) { return $false }
+        $null = Import-ExchangeCertificate -FileData ([byte[]]$Bytes) -Password $Password -PrivateKeyExportable $true -FriendlyName $FriendlyName -ErrorAction 'Stop'
+        if (-not (& $there)) { throw ('exch-cert: Import-ExchangeCertificate reported no error, but certificate ' + $Thumbprint + ' is not in the store of the Edge') }
+        $true
+    }
+    if (-not $imported) { Write-Host 'exch-cert: the certificate is already in the store of the Edge; not importing it again'; Set-ExchCertUnchanged }
+    Set-ExchCertOutput -Name 'thumbprint' -Value $thumbprint
+}
+
+# [30/37] edge-enable: Make <edge-import.thumbprint> the SMTP certificate of edge01.contoso.com
+#   known at run time: steps.edge-import.outputs.thumbprint
+Invoke-ExchCertStep -Id 'edge-enable' -Body {
+    $thumbprint = ([string](Get-ExchCertOutput -Step 'edge-import' -Name 'thumbprint')).ToUpperInvariant()
+    $changed = Invoke-ExchCertHost -Server 'edge01.contoso.com' -ArgumentList @(,$thumbprint) -ScriptBlock {
+        param($Thumbprint)
+        $ErrorActionPreference = 'Stop'
+        if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) { Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn' }
+        $current = { ([string](Get-TransportService -ErrorAction 'Stop' | Select-Object -First 1).InternalTransportCertificateThumbprint).ToUpperInvariant() }
+        if ((& $current) -eq $Thumbprint) { return $false }
+        if (-not @(Get-ExchangeCertificate -ErrorAction 'Stop' | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq $Thumbprint })) { throw ('exch-cert: certificate ' + $Thumbprint + ' is not in the store of the Edge') }
+        Enable-ExchangeCertificate -Thumbprint $Thumbprint -Services 'SMTP' -Force -ErrorAction 'Stop'
+        if ((& $current) -ne $Thumbprint) { throw ('exch-cert: Enable-ExchangeCertificate reported no error, but the Edge still uses ' + (& $current) + ' for SMTP, not ' + $Thumbprint) }
+        $true
+    }
+    if ($changed) { Write-Host ('exch-cert: ' + 'edge01.contoso.com' + ' uses ' + $thumbprint + ' for SMTP now') } else { Write-Host ('exch-cert: ' + 'edge01.contoso.com' + ' already uses ' + $thumbprint + ' for SMTP'); Set-ExchCertUnchanged }
+}
+
+# [31/37] edge-file: Create a new Edge subscription file on edge01.contoso.com. Exchange warns: subscribing deletes the accepted domains, message classifications, remote domains and Send connectors made by hand on the Edge (EdgeSync manages them from then on), and the subscription must be completed inside the organization within 120 minutes
+#   known at run time: steps.edge-import.outputs.thumbprint
+#   exch-cert: asks for confirmation (destructive)
+Invoke-ExchCertStep -Id 'edge-file' -Body {
+    $minutes = 120
+    $wanted = ([string](Get-ExchCertOutput -Step 'edge-import' -Name 'thumbprint')).ToUpperInvariant()
+    $createdAt = [DateTime]::UtcNow
+    $made = Invoke-ExchCertHost -Server 'edge01.contoso.com' -ArgumentList @('C:\ExchCert\sub.xml', $minutes) -ScriptBlock {
+        param($Path, $Minutes)
+        $ErrorActionPreference = 'Stop'
+        if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) { Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn' }
+        $file = [System.IO.Path]::GetFullPath($Path)
+        $folder = [System.IO.Path]::GetDirectoryName($file)
+        if ($folder -and -not [System.IO.Directory]::Exists($folder)) { $null = [System.IO.Directory]::CreateDirectory($folder) }
+        New-EdgeSubscription -FileName $file -AccountExpiryDuration ([TimeSpan]::FromMinutes($Minutes)) -Force -ErrorAction 'Stop'
+        $bytes = [System.IO.File]::ReadAllBytes($file)
+        $sha = [BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($bytes)).Replace('-', '')
+        [xml]$xml = [System.Text.Encoding]::UTF8.GetString($bytes).TrimStart([char]0xFEFF)
+        $blob = [string]$xml.DocumentElement.EdgeCertificateBlob
+        $carried = ''
+        if ($blob) { $carried = (New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2 -ArgumentList @(, [Convert]::FromBase64String($blob))).Thumbprint.ToUpperInvariant() }
+        $expires = ''
+        try { $expires = [DateTime]::Parse([string]$xml.DocumentElement.EffectiveTime, [System.Globalization.CultureInfo]::InvariantCulture, [System.Globalization.DateTimeStyles]::AdjustToUniversal).Add([TimeSpan]::Parse([string]$xml.DocumentElement.Duration, [System.Globalization.CultureInfo]::InvariantCulture)).ToString('o') } catch { $expires = '' }
+        @{ Path = $file; Sha256 = $sha; Certificate = $carried; ExpiresAt = $expires }
+    }
+    if ($made.Certificate -and $made.Certificate -ne $wanted) { throw ('exch-cert: the subscription file carries certificate ' + $made.Certificate + ', not ' + $wanted + ': the Edge does not use the new certificate for SMTP') }
+    $expiresAt = $createdAt.AddMinutes($minutes).ToString('o')
+    if ($made.ExpiresAt) { $expiresAt = [string]$made.ExpiresAt }
+    Write-Host ('exch-cert: ' + $made.Path + ' on the Edge carries ' + $wanted + '; its bootstrap account expires at ' + $expiresAt)
+    Set-ExchCertOutput -Name 'path' -Value ([string]$made.Path)
+    Set-ExchCertOutput -Name 'createdAt' -Value $createdAt.ToString('o')
+    Set-ExchCertOutput -Name 'expiresAt' -Value $expiresAt
+    Set-ExchCertOutput -Name 'sha256' -Value ([string]$made.Sha256)
+}
+
+# [32/37] edge-subscribe: Subscribe edge01.contoso.com again from its new subscription file
+#   known at run time: steps.edge-file.outputs.path, steps.edge-file.outputs.sha256, steps.edge-file.outputs.expiresAt
+Invoke-ExchCertStep -Id 'edge-subscribe' -Exchange -Body {
+    $edge = 'edge01.contoso.com'
+    $expires = [DateTime]::Parse((Get-ExchCertOutput -Step 'edge-file' -Name 'expiresAt'), [System.Globalization.CultureInfo]::InvariantCulture, [System.Globalization.DateTimeStyles]::RoundtripKind).ToUniversalTime()
+    if ([DateTime]::UtcNow.AddMinutes(1) -ge $expires) { throw ('exch-cert: the subscription file of ' + $edge + ' came too late: its bootstrap account expires at ' + $expires.ToString('o') + '. Nothing was changed here; run the renewal again (not --resume): it makes a new file') }
+    $data = Invoke-ExchCertHost -Server 'edge01.contoso.com' -ArgumentList @(,(Get-ExchCertOutput -Step 'edge-file' -Name 'path')) -ScriptBlock {
+        param($File)
+        $ErrorActionPreference = 'Stop'
+        [Convert]::ToBase64String([System.IO.File]::ReadAllBytes($File))
+    }
+    $bytes = [Convert]::FromBase64String([string]$data)
+    $sha = [BitConverter]::ToString([System.Security.Cryptography.SHA256]::Create().ComputeHash($bytes)).Replace('-', '')
+    if ($sha -ne ([string](Get-ExchCertOutput -Step 'edge-file' -Name 'sha256')).ToUpperInvariant()) { throw ('exch-cert: the subscription file on ' + $edge + ' is not the one the Edge step wrote (SHA-256 ' + $sha + ')') }
+    $old = @(Get-EdgeSubscription -ErrorAction 'Stop' | Where-Object { ([string]$_.Name) -eq $edge.Split('.')[0] })
+    $fromEdge = @(Get-SendConnector -ErrorAction 'Stop' | Where-Object { [string]$_.Name -like 'EdgeSync - *' -and @($_.SourceTransportServers | ForEach-Object { ([string]$_).Split('.')[0] }) -contains $edge.Split('.')[0] })
+    $decide = { param($Choice, $Pattern) if ($Choice -eq 'create') { return $true }; if ($Choice -eq 'none') { return $false }; if ($old.Count -eq 0) { return $true }; return (@($fromEdge | Where-Object { [string]$_.Name -like $Pattern }).Count -gt 0) }
+    $internet = [bool](& $decide 'none' 'EdgeSync - * to Internet')
+    $inbound = [bool](& $decide 'create' 'EdgeSync - Inbound to *')
+    $site = 'Default-First-Site-Name'
+    Write-Host ('exch-cert: subscribing ' + $edge + ' to ' + $site + '; Internet send connector: ' + $internet + ', inbound send connector: ' + $inbound)
+    if ($old.Count -gt 0) { Remove-EdgeSubscription -Identity $edge -Confirm:$false -ErrorAction 'Stop' }
+    New-EdgeSubscription -FileData $bytes -Site $site -CreateInternetSendConnector $internet -CreateInboundSendConnector $inbound -Confirm:$false -ErrorAction 'Stop'
+    if (-not @(Get-EdgeSubscription -ErrorAction 'Stop' | Where-Object { ([string]$_.Name) -eq $edge.Split('.')[0] })) { throw ('exch-cert: New-EdgeSubscription reported no error, but there is no subscription for ' + $edge) }
+    Invoke-ExchCertHost -Server 'edge01.contoso.com' -ArgumentList @(,(Get-ExchCertOutput -Step 'edge-file' -Name 'path')) -ScriptBlock {
+        param($File)
+        $ErrorActionPreference = 'Stop'
+        [System.IO.File]::Delete($File)
+    }
+    Set-ExchCertOutput -Name 'site' -Value $site
+}
+
+# [33/37] edge-sync: Check that EdgeSync with edge01.contoso.com is Normal
+Invoke-ExchCertStep -Id 'edge-sync' -ReadOnly -Exchange -Body {
+    $reports = @()
+    try { $reports = @(Test-EdgeSynchronization -TargetServer 'edge01.contoso.com' -ErrorAction 'Stop') } catch { Write-Host ('exch-cert: Test-EdgeSynchronization: ' + $_.Exception.Message) }
+    $status = (@($reports | ForEach-Object { [string]$_.SyncStatus }) | Select-Object -Unique) -join ', '
+    $detail = (@($reports | ForEach-Object { [string]$_.FailureDetail } | Where-Object { $_ }) | Select-Object -Unique) -join ' '
+    Write-Host ('exch-cert: EdgeSync with ' + 'edge01.contoso.com' + ': ' + $(if ($status) { $status } else { 'no report' }) + $(if ($detail) { ' (' + $detail + ')' } else { '' }))
+    Set-ExchCertOutput -Name 'syncStatus' -Value $status
+}
+
+# [34/37] edge-remove: Remove certificate <edge-old.thumbprint> from edge01.contoso.com
+#   known at run time: steps.edge-old.outputs.thumbprint, steps.edge-import.outputs.thumbprint, steps.edge-backup.outputs.path
+#   exch-cert: asks for confirmation (destructive)
+Invoke-ExchCertStep -Id 'edge-remove' -Body {
+    $thumbprint = ([string](Get-ExchCertOutput -Step 'edge-old' -Name 'thumbprint')).ToUpperInvariant()
+    $replacement = ([string](Get-ExchCertOutput -Step 'edge-import' -Name 'thumbprint')).ToUpperInvariant()
+    if ($replacement -eq $thumbprint) { Write-Host ('exch-cert: ' + $thumbprint + ' is also the replacement; nothing to remove'); Set-ExchCertUnchanged; return }
+    $backup = Resolve-ExchCertPath -Path (Get-ExchCertOutput -Step 'edge-backup' -Name 'path')
+    if (-not [System.IO.File]::Exists($backup)) { throw ('exch-cert: not removing ' + $thumbprint + ': its backup ' + $backup + ' is not there') }
+    $removed = Invoke-ExchCertHost -Server 'edge01.contoso.com' -ArgumentList @($thumbprint, $replacement) -ScriptBlock {
+        param($Thumbprint, $Replacement)
+        $ErrorActionPreference = 'Stop'
+        if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) { Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn' }
+        $store = @(Get-ExchangeCertificate -ErrorAction 'Stop' | ForEach-Object { ([string]$_.Thumbprint).ToUpperInvariant() })
+        if ($store -notcontains $Thumbprint) { return $false }
+        if ($store -notcontains $Replacement) { throw ('exch-cert: not removing ' + $Thumbprint + ': its replacement ' + $Replacement + ' is not in the store of the Edge') }
+        if (([string](Get-TransportService -ErrorAction 'Stop' | Select-Object -First 1).InternalTransportCertificateThumbprint).ToUpperInvariant() -eq $Thumbprint) { throw ('exch-cert: not removing ' + $Thumbprint + ': the Edge still uses it for SMTP') }
+        Remove-ExchangeCertificate -Thumbprint $Thumbprint -Confirm:$false -ErrorAction 'Stop'
+        if (@(Get-ExchangeCertificate -ErrorAction 'Stop' | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq $Thumbprint })) { throw ('exch-cert: Remove-ExchangeCertificate reported no error, but ' + $Thumbprint + ' is still in the store of the Edge') }
+        $true
+    }
+    if ($removed) { Write-Host ('exch-cert: removed ' + $thumbprint) } else { Write-Host ('exch-cert: ' + $thumbprint + ' is not in the store of the Edge; nothing to remove'); Set-ExchCertUnchanged }
+}
+
+# [35/37] edge-restore: Make <edge-old.thumbprint> the SMTP certificate of edge01.contoso.com again, unless EdgeSync works as it is
+#   known at run time: steps.edge-old.outputs.thumbprint
+Invoke-ExchCertStep -Id 'edge-restore' -Exchange -Body {
+    $thumbprint = ([string](Get-ExchCertOutput -Step 'edge-old' -Name 'thumbprint')).ToUpperInvariant()
+    $sync = @()
+    try { $sync = @(Test-EdgeSynchronization -TargetServer 'edge01.contoso.com' -ErrorAction 'Stop') } catch { Write-Host ('exch-cert: Test-EdgeSynchronization: ' + $_.Exception.Message) }
+    if ($sync.Count -gt 0 -and @($sync | Where-Object { [string]$_.SyncStatus -ne 'Normal' }).Count -eq 0) {
+        Write-Host ('exch-cert: EdgeSync with ' + 'edge01.contoso.com' + ' is Normal; its SMTP certificate stays as it is')
+        Set-ExchCertUnchanged
+        return
+    }
+    $changed = Invoke-ExchCertHost -Server 'edge01.contoso.com' -ArgumentList @(,$thumbprint) -ScriptBlock {
+        param($Thumbprint)
+        $ErrorActionPreference = 'Stop'
+        if (-not (Get-Command -Name 'Get-ExchangeCertificate' -ErrorAction SilentlyContinue)) { Add-PSSnapin -Name 'Microsoft.Exchange.Management.PowerShell.SnapIn' }
+        $current = { ([string](Get-TransportService -ErrorAction 'Stop' | Select-Object -First 1).InternalTransportCertificateThumbprint).ToUpperInvariant() }
+        if ((& $current) -eq $Thumbprint) { return $false }
+        if (-not @(Get-ExchangeCertificate -ErrorAction 'Stop' | Where-Object { ([string]$_.Thumbprint).ToUpperInvariant() -eq $Thumbprint })) { throw ('exch-cert: certificate ' + $Thumbprint + ' is not in the store of the Edge') }
+        Enable-ExchangeCertificate -Thumbprint $Thumbprint -Services 'SMTP' -Force -ErrorAction 'Stop'
+        if ((& $current) -ne $Thumbprint) { throw ('exch-cert: Enable-ExchangeCertificate reported no error, but the Edge still uses ' + (& $current) + ' for SMTP, not ' + $Thumbprint) }
+        $true
+    }
+    if ($changed) { Write-Host ('exch-cert: ' + 'edge01.contoso.com' + ' uses ' + $thumbprint + ' for SMTP now') } else { Write-Host ('exch-cert: ' + 'edge01.contoso.com' + ' already uses ' + $thumbprint + ' for SMTP'); Set-ExchCertUnchanged }
+}
+
+# [36/37] script-here: Run a custom PowerShell script
 #   known at run time: steps.import.outputs.thumbprint
 Invoke-ExchCertStep -Id 'script-here' -Body {
 $ExchCertArguments = @{ 'count' = 3; 'names' = @('a','b'); 'flag' = $false; 'thumb' = (Get-ExchCertOutput -Step 'import' -Name 'thumbprint') }
@@ -901,7 +1216,7 @@ Set-ExchCertOutput -Name 'queueLength' -Value ([string]$length)
 
 }
 
-# [22/22] script-on-host: Run a custom PowerShell script
+# [37/37] script-on-host: Run a custom PowerShell script
 #   known at run time: steps.find-loopback.outputs.found
 Invoke-ExchCertStep -Id 'script-on-host' -When { (Test-ExchCertOutput -Step 'find-loopback' -Name 'found') } -Body {
 Invoke-ExchCertHost -Server 'exch01.contoso.com' -ArgumentList @(,@{}) -ScriptBlock {

@@ -51,7 +51,7 @@ if ($PSVersionTable.PSVersion.Major -lt 5) { throw ('exch-cert: this needs Windo
 $global:ErrorActionPreference = 'Stop'
 $ErrorActionPreference = 'Stop'
 $global:ProgressPreference = 'SilentlyContinue'
-$global:ExchCert = @{ Server = 'EXCH01'; HostMode = 'session'; ExchangeCommands = @('Enable-ExchangeCertificate','Export-ExchangeCertificate','Get-AuthConfig','Get-ExchangeCertificate','Get-ImapSettings','Get-PopSettings','Get-ReceiveConnector','Get-SendConnector','Get-TransportService','Import-ExchangeCertificate','New-ExchangeCertificate','Remove-ExchangeCertificate','Set-ImapSettings','Set-PopSettings','Set-ReceiveConnector','Set-SendConnector','Test-ServiceHealth'); Session = $null; ExchangeModule = $null; HostSessions = @{}; Credential = $null; Reconnect = $false; Outputs = @{}; Secrets = @{}; Current = $null }
+$global:ExchCert = @{ Server = 'EXCH01'; HostMode = 'session'; ExchangeCommands = @('Enable-ExchangeCertificate','Export-ExchangeCertificate','Get-AuthConfig','Get-ExchangeCertificate','Get-ImapSettings','Get-PopSettings','Get-ReceiveConnector','Get-SendConnector','Get-TransportService','Import-ExchangeCertificate','New-ExchangeCertificate','Remove-ExchangeCertificate','Set-ImapSettings','Set-PopSettings','Set-ReceiveConnector','Set-SendConnector','Test-ServiceHealth'); Session = $null; ExchangeModule = $null; HostSessions = @{}; HostCredentials = @{}; Credential = $null; Reconnect = $false; Outputs = @{}; Secrets = @{}; Current = $null }
 
 function global:Invoke-ExchCertStep {
     param(
@@ -201,8 +201,12 @@ function global:Invoke-ExchCertHost {
     # which must then be on that server (local and module connections).
     param([string]$Server, [scriptblock]$ScriptBlock, [object[]]$ArgumentList = @())
     if ($global:ExchCert.HostMode -eq 'local') {
-        if ($Server.Split('.')[0] -ne $global:ExchCert.Server.Split('.')[0]) { throw ('exch-cert: the ' + $global:ExchCert.Server + ' connection runs host steps in this shell, so it cannot run one for ' + $Server + '; use --connect remote') }
-        return & $ScriptBlock @ArgumentList
+        if ($Server.Split('.')[0] -eq $global:ExchCert.Server.Split('.')[0]) { return & $ScriptBlock @ArgumentList }
+        if (-not $global:ExchCert.HostVariable) { throw ('exch-cert: the ' + $global:ExchCert.Server + ' connection runs host steps in this shell, so it cannot run one for ' + $Server + '; use --connect remote') }
+        # The simulator: this shell stands for that server while the block runs.
+        $previous = [Environment]::GetEnvironmentVariable($global:ExchCert.HostVariable)
+        [Environment]::SetEnvironmentVariable($global:ExchCert.HostVariable, $Server.Split('.')[0])
+        try { return & $ScriptBlock @ArgumentList } finally { if ($null -eq $previous) { $previous = [NullString]::Value }; [Environment]::SetEnvironmentVariable($global:ExchCert.HostVariable, $previous) }
     }
     $session = $global:ExchCert.HostSessions[$Server]
     if (-not $session -or $session.State -ne 'Opened') { $session = Connect-ExchCertHost -Server $Server }
@@ -249,7 +253,10 @@ function global:Connect-ExchCertHost {
     param([string]$Server)
     $existing = $global:ExchCert.HostSessions[$Server]
     if ($existing) { Remove-PSSession -Session $existing -ErrorAction SilentlyContinue }
-    $session = New-ExchCertHostSession -Server $Server -Credential $global:ExchCert.Credential
+    # A server outside the domain (an Edge) has an account of its own.
+    $credential = $global:ExchCert.HostCredentials[$Server.ToLowerInvariant()]
+    if (-not $credential) { $credential = $global:ExchCert.Credential }
+    $session = New-ExchCertHostSession -Server $Server -Credential $credential
     $version = Invoke-Command -Session $session -ScriptBlock { $PSVersionTable.PSVersion.Major } -ErrorAction Stop
     if ([int]$version -lt 5) {
         Remove-PSSession -Session $session -ErrorAction SilentlyContinue

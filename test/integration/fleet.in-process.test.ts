@@ -1,0 +1,4 @@
+import { inProcessMode } from '../helpers/simulator-modes.js';
+import { describeFleetScenarios } from './fleet-scenarios.js';
+
+describeFleetScenarios(inProcessMode, false);
