@@ -10,7 +10,7 @@ import { Folders, PwshHost, psQuote, readState, server, writeState } from './hel
 const folders = new Folders();
 let host: PwshHost;
 let fixture: string;
-let made: { publicThumbprint: string; popThumbprint: string; wildcardThumbprint: string; expiredThumbprint: string };
+let made: { publicThumbprint: string; popThumbprint: string; wildcardThumbprint: string; renewedThumbprint: string; expiredThumbprint: string };
 
 const importPfx = (file: string): string => `(Import-ExchangeCertificate -FileData ([System.IO.File]::ReadAllBytes((Join-Path $PWD '${file}'))) -Password $pfxPassword -ErrorAction Stop).Thumbprint`;
 
@@ -23,8 +23,9 @@ beforeAll(async () => {
 $state = New-ExchCertSimulatorState -Path ./state.json -Servers EXCH01,EXCH02
 $pop = New-ExchCertSimulatorPfx -Path ./pop.pfx -Password $pfxPassword -DnsName pop.contoso.com
 $wildcard = New-ExchCertSimulatorPfx -Path ./wildcard.pfx -Password $pfxPassword -DnsName contoso.com -Wildcard
+$renewed = New-ExchCertSimulatorPfx -Path ./renewed-wildcard.pfx -Password $pfxPassword -DnsName contoso.com -Wildcard -ValidDays 400
 $expired = New-ExchCertSimulatorPfx -Path ./expired.pfx -Password $pfxPassword -DnsName imap.contoso.com -ValidDays -1
-Out-Result @{ publicThumbprint = $state.PublicThumbprint; popThumbprint = $pop.Thumbprint; wildcardThumbprint = $wildcard.Thumbprint; expiredThumbprint = $expired.Thumbprint }`,
+Out-Result @{ publicThumbprint = $state.PublicThumbprint; popThumbprint = $pop.Thumbprint; wildcardThumbprint = $wildcard.Thumbprint; renewedThumbprint = $renewed.Thumbprint; expiredThumbprint = $expired.Thumbprint }`,
   );
 }, 90_000);
 
@@ -83,6 +84,24 @@ Out-Result $result`,
       configured: ['pop.contoso.com', 'imap.contoso.com'],
       exch02: 'mail.contoso.com',
     });
+  });
+
+  it('picks the certificate for its name whenever the front-end service starts, with no change pending: a renewed wildcard, never enabled for POP', async () => {
+    const dir = folders.copy(fixture);
+    const seen = await host.ok<Record<string, unknown>>(
+      dir,
+      `
+$state = { (Get-ExchCertSimulatorState).servers[0] }
+$result = [ordered]@{}
+$renewed = ${importPfx('renewed-wildcard.pfx')}
+$result.imported = (& $state).pop.activeCertificateThumbprint
+Restart-Service -Name MSExchangePOP3BE
+$result.backEnd = (& $state).pop.activeCertificateThumbprint
+Restart-Service -Name MSExchangePop3
+$result.frontEnd = @((& $state).pop.activeCertificateName, (& $state).pop.activeCertificateThumbprint)
+Out-Result $result`,
+    );
+    expect(seen).toEqual({ imported: made.publicThumbprint, backEnd: made.publicThumbprint, frontEnd: ['mail.contoso.com', made.renewedThumbprint] });
   });
 
   it('keeps send connectors for the organisation and receive connectors per server, with TlsCertificateName as issuer and subject', async () => {
