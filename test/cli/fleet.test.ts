@@ -11,7 +11,7 @@ describe('exch-cert renew on several servers, without connecting', () => {
     const headers = result.stdout.split('\n').filter((line) => line.startsWith('# ====='));
     expect(headers).toEqual(['# ===== EXCH01: the canary, renewed alone and checked first =====', '# ===== EXCH02: server 2 of 3 =====', '# ===== EXCH03: server 3 of 3 =====']);
     expect(result.stdout).toContain("Import-ExchangeCertificate -Server 'EXCH02'");
-    expect(result.stderr).toContain('dry run of renew-certificate on EXCH01, EXCH02, EXCH03: 11 step(s) each; EXCH01 first, then 1 at a time; nothing was changed');
+    expect(result.stderr).toContain('dry run of renew-certificate on EXCH01, EXCH02, EXCH03: 15 step(s) each; EXCH01 first, then 1 at a time; nothing was changed');
   });
 
   it('with --drain prints maintenance mode around each renewal, each server draining to one in service', () => {
@@ -21,8 +21,8 @@ describe('exch-cert renew on several servers, without connecting', () => {
     expect(result.stdout).toContain("$target = Get-ExchangeServer -Identity 'EXCH02' -ErrorAction 'Stop'");
     expect(result.stdout).toContain("$target = Get-ExchangeServer -Identity 'EXCH01' -ErrorAction 'Stop'");
     expect(result.stdout).toContain('$deadline = [DateTime]::UtcNow.AddSeconds(900)');
-    expect(result.stdout).toContain('# [20/20] remove-old: Remove the old certificate');
-    expect(result.stderr).toContain('20 step(s) each; EXCH01 first, then 2 at a time');
+    expect(result.stdout).toContain('# [26/26] remove-old: Remove the old certificate');
+    expect(result.stderr).toContain('24 step(s) each; EXCH01 first, then 2 at a time');
   });
 
   it('refuses what it cannot honour before anything runs, with a hint and no stack', () => {

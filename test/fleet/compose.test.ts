@@ -19,27 +19,33 @@ describe('composeMaintenance', () => {
     const composed = composeMaintenance(await runbookOf(shippedRunbookText('renew-certificate'), 'renew.yaml'), await runbookOf(shippedRunbookText('maintenance-mode'), 'maintenance.yaml'));
     expect(ids(composed.runbook.steps)).toEqual([
       'components-before',
-      'find-old',
+      'preflight',
+      'probe',
+      'backup-old',
       'drain-transport',
       'redirect-messages',
       'wait-for-queues',
       'server-offline',
       'import',
       'enable',
-      'bind-default-web-site',
+      'bind',
+      'internal-transport',
+      'connectors',
       'pop-imap-name',
       'restart-pop-imap',
       'restart-transport',
+      'restart-mailbox-assistants',
+      'restart-information-store',
       'iis-reset',
+      'verify',
       'health',
       'server-online',
       'transport-active',
       'components-active',
       'health-after-maintenance',
-      'backup-old',
       'remove-old',
     ]);
-    expect(ids(composed.runbook.onFailure)).toEqual(['rebind-old', 'rollback-iis-reset', 'rollback-server-online', 'rollback-transport-active', 'rollback-components-active']);
+    expect(ids(composed.runbook.onFailure)).toEqual(['rebind-old', 'rollback-iis-reset', 'start-stopped', 'rollback-server-online', 'rollback-transport-active', 'rollback-components-active']);
     expect(composed.runbook.steps.map((step) => step.index)).toEqual([...composed.runbook.steps.keys()]);
     expect(composed).toMatchObject({
       enterSteps: ['drain-transport', 'redirect-messages', 'server-offline'],
@@ -56,8 +62,8 @@ describe('composeMaintenance', () => {
       connection: { kind: 'remote', server: 'EXCH02' },
       toolVersion: '0.0.0-test',
     });
-    expect(plan.steps[2]?.script).toMatch(/^# \[3\/20\] drain-transport: /);
-    expect(plan.onFailure[4]?.script).toMatch(/^# \[onFailure 5\/5\] rollback-components-active: /);
+    expect(plan.steps[4]?.script).toMatch(/^# \[5\/26\] drain-transport: /);
+    expect(plan.onFailure[5]?.script).toMatch(/^# \[onFailure 6\/6\] rollback-components-active: /);
     expect(plan.exchangeCmdlets).toEqual(expect.arrayContaining(['Set-ServerComponentState', 'Redirect-Message', 'Get-Queue', 'Import-ExchangeCertificate']));
     expect(plan.steps.find((step) => step.id === 'redirect-messages')?.script).toContain("Redirect-Message -Server 'EXCH02'");
   });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConfirmationAnswer } from '../../src/engine/events.js';
 import type { Clock, Interrupt } from '../../src/engine/execute.js';
 import type { ResumeState } from '../../src/engine/journal.js';
+import type { LocalStepOutcome, LocalStepRunners } from '../../src/engine/local-step.js';
 import { Masker } from '../../src/engine/mask.js';
 import { ExitCode } from '../../src/errors.js';
 import { composeMaintenance } from '../../src/fleet/compose.js';
@@ -35,8 +36,9 @@ function interrupt(): Interrupt & { press(): void } {
 
 const clock: Clock = { now: () => 0, sleep: () => Promise.resolve() };
 
-async function renewalPlan(server: string): Promise<Plan> {
-  return planFromText(shippedRunbookText('renew-certificate'), { server, pfxPath: 'C:\\new.pfx', fqdn: 'mail.contoso.com' }, { kind: 'remote', server });
+/** The renewal of one server; its TLS probe and check (steps exch-cert runs itself) are off unless asked for. */
+async function renewalPlan(server: string, verifyTls = false): Promise<Plan> {
+  return planFromText(shippedRunbookText('renew-certificate'), { server, pfxPath: 'C:\\new.pfx', fqdn: 'mail.contoso.com', verifyTls: String(verifyTls) }, { kind: 'remote', server });
 }
 
 async function fleetOf(count: number, plan: (server: string) => Promise<Plan> = renewalPlan): Promise<FleetServer[]> {
@@ -46,8 +48,42 @@ async function fleetOf(count: number, plan: (server: string) => Promise<Plan> = 
 /** The server a block went to: each session is started with the environment of its server. */
 const serverOf = (sessions: FakeSessions, block: FakeBlock): string => sessions.starts[block.session - 1]?.env['SERVER'] ?? '?';
 
-/** Every step succeeds; find-old names the old certificate, import the new one. */
-const happy: FakeBehaviour = (block) => stepDone(block, block.stepId === 'find-old' ? { found: true, thumbprint: OLD } : block.stepId === 'import' ? { thumbprint: NEW } : {});
+/** What preflight-renewal decides on a server whose Default Web Site *:443 serves OLD: renew, move the bindings, back OLD up and remove it. */
+const PREFLIGHT: Record<string, unknown> = {
+  renew: true,
+  found: true,
+  oldThumbprint: OLD,
+  newThumbprint: NEW,
+  bindings: ['Default Web Site|*:443:', 'Exchange Back End|*:444:'],
+  remove: true,
+  rollbackBindings: ['Default Web Site|*:443:', 'Exchange Back End|*:444:'],
+  keepReason: '',
+  requireSsl: false,
+  internalTransport: '',
+  createInternalTransport: false,
+  moveInternalTransport: false,
+  connectors: [],
+  updateConnectors: false,
+  runningServices: ['MSExchangeFrontEndTransport', 'MSExchangeIMAP4', 'MSExchangePOP3', 'MSExchangeTransport', 'W3SVC', 'WAS'],
+  decisions: [`the old certificate ${OLD} is backed up before the first change and removed at the end`],
+};
+
+/** The outputs each step reports in a renewal that goes ahead (the steps not named report none). */
+const OUTPUTS: Readonly<Record<string, Record<string, unknown>>> = {
+  preflight: PREFLIGHT,
+  'backup-old': { path: `C:\\ExchCertBackup\\${OLD}.pfx` },
+  import: { thumbprint: NEW },
+  enable: { changed: true },
+  bind: { changed: true },
+  'pop-imap-name': { changed: true },
+  'rebind-old': { changed: true },
+};
+
+/** Every step succeeds as on a server that needs the renewal: read-only steps report ok, the others changed. */
+const happy: FakeBehaviour = (block) => stepDone(block, OUTPUTS[block.stepId ?? ''] ?? {}, block.script.includes(`-Id '${block.stepId ?? ''}' -ReadOnly`) ? 'ok' : 'changed');
+
+/** The steps of the renewal that ran on a server that needs it, with verifyTls off (the optional restarts are off by default; no connector nor internal transport to move). */
+const RENEWAL_RAN = ['preflight', 'backup-old', 'import', 'enable', 'bind', 'pop-imap-name', 'restart-pop-imap', 'restart-transport', 'iis-reset', 'health', 'remove-old'];
 
 interface Harness {
   readonly sessions: FakeSessions;
@@ -100,9 +136,14 @@ function harness(servers: FleetServer[], behaviour: (sessions: FakeSessions) => 
   };
 }
 
-/** The steps each server's renewal ran (not its preflight), as server:step. */
+/** The steps each server's renewal finished (not its preflight), skipped ones too, as server:step. */
 function renewalSteps(h: Harness): string[] {
   return h.events.flatMap((event) => (event.type === 'server-event' && event.phase === 'renewal' && event.event.type === 'step-finished' ? [`${event.server}:${event.event.stepId}`] : []));
+}
+
+/** The steps of one server's preflight or renewal that ran (not skipped), in order. */
+function ranSteps(h: Harness, server: string, phase: 'preflight' | 'renewal'): string[] {
+  return h.events.flatMap((event) => (event.type === 'server-event' && event.server === server && event.phase === phase && event.event.type === 'step-finished' && event.event.status !== 'skipped' ? [event.event.stepId] : []));
 }
 
 const outcomes = (result: Awaited<ReturnType<typeof runFleet>>): string[] => result.servers.map((server) => `${server.server}:${server.outcome}`);
@@ -126,10 +167,19 @@ describe('runFleet', () => {
       'server-verified:EXCH02',
       'server-verified:EXCH03',
     ]);
-    // The preflight stopped before import, the first change; each renewal ran its own plan in its own shell.
-    const preflights = h.events.flatMap((event) => (event.type === 'server-event' && event.phase === 'preflight' && event.event.type === 'step-finished' ? [`${event.server}:${event.event.stepId}`] : []));
-    expect(preflights).toEqual(['EXCH01:find-old', 'EXCH02:find-old', 'EXCH03:find-old']);
+    // The preflight ran the read-only steps (the preflight decisions, the backup) and stopped before import, the first change;
+    // each renewal ran its own plan in its own shell.
+    for (const name of ['EXCH01', 'EXCH02', 'EXCH03']) {
+      expect(ranSteps(h, name, 'preflight')).toEqual(['preflight', 'backup-old']);
+      expect(ranSteps(h, name, 'renewal')).toEqual(RENEWAL_RAN);
+    }
+    expect(h.events.filter((event) => event.type === 'preflight-finished').map((event) => event.type === 'preflight-finished' && event.message)).toEqual(
+      Array(3).fill('preflight: 2 read-only step(s) ran; stopped before step import, the first that changes the server. Nothing on the server was changed'),
+    );
     expect(renewalSteps(h).filter((step) => step.endsWith(':import'))).toEqual(['EXCH01:import', 'EXCH02:import', 'EXCH03:import']);
+    // The preflight's decisions steer the renewal: nothing to move for connectors or the internal transport certificate.
+    expect(renewalSteps(h).filter((step) => step.startsWith('EXCH01:'))).toEqual(expect.arrayContaining(['EXCH01:internal-transport', 'EXCH01:connectors']));
+    expect(h.sessions.sent.some((block) => block.stepId === 'internal-transport' || block.stepId === 'connectors')).toBe(false);
     const imports = h.sessions.sent.filter((block) => block.stepId === 'import');
     expect(imports.map((block) => serverOf(h.sessions, block))).toEqual(['EXCH01', 'EXCH02', 'EXCH03']);
     expect(imports.map((block) => block.script.includes(`-Server '${serverOf(h.sessions, block)}'`))).toEqual([true, true, true]);
@@ -141,7 +191,7 @@ describe('runFleet', () => {
 
   it('changes nothing anywhere when one preflight refuses or cannot connect', async () => {
     const h = harness(await fleetOf(3), (sessions) => (block) => {
-      if (block.stepId === 'find-old' && serverOf(sessions, block) === 'EXCH03') return thrown('exch-cert: no certificate is bound to Default Web Site *:443:');
+      if (block.stepId === 'preflight' && serverOf(sessions, block) === 'EXCH03') return thrown(`exch-cert: the old certificate ${OLD} is the Auth certificate (Get-AuthConfig), which a renewal must not replace; nothing was changed`);
       if (!block.stepId && block.script.includes('prologue') && serverOf(sessions, block) === 'EXCH02') return thrown('Connecting to remote server EXCH02 failed: WinRM cannot complete the operation');
       return happy(block, undefined);
     });
@@ -151,7 +201,13 @@ describe('runFleet', () => {
     expect(result.message).toBe('the preflight of EXCH02, EXCH03 refused; nothing was changed on any server');
     expect(outcomes(result)).toEqual(['EXCH01:not-started', 'EXCH02:refused', 'EXCH03:refused']);
     expect(result.servers[1]).toMatchObject({ exitCode: ExitCode.environment, message: expect.stringContaining('WinRM cannot complete the operation') });
-    expect(h.sessions.sent.filter((block) => block.stepId !== undefined && block.stepId !== 'find-old')).toEqual([]);
+    expect(result.servers[2]?.message).toBe('preflight: step preflight failed. Nothing on the server was changed');
+    const refusal = h.events.find((event) => event.type === 'server-event' && event.server === 'EXCH03' && event.event.type === 'step-finished' && event.event.stepId === 'preflight');
+    expect(refusal).toMatchObject({ phase: 'preflight', event: { status: 'failed', error: { message: expect.stringContaining('is the Auth certificate') } } });
+    // Only read-only steps went anywhere: EXCH01's preflight and backup, EXCH03's preflight (EXCH02 never connected).
+    const sentSteps = h.sessions.sent.filter((block) => block.stepId !== undefined);
+    expect(sentSteps.map((block) => `${serverOf(h.sessions, block)}:${block.stepId ?? ''}`).sort()).toEqual(['EXCH01:backup-old', 'EXCH01:preflight', 'EXCH03:preflight']);
+    expect(sentSteps.filter((block) => !block.script.includes(`-Id '${block.stepId ?? ''}' -ReadOnly`))).toEqual([]);
     expect(h.confirmations).toEqual([]);
   });
 
@@ -162,7 +218,8 @@ describe('runFleet', () => {
     expect(result.exitCode).toBe(ExitCode.failed);
     expect(result.message).toBe('1 of 4 server(s) renewed; EXCH02 was not renewed. resume with --resume F1');
     expect(result.servers[2]?.message).toBe('not started: EXCH02 was not renewed');
-    expect(renewalSteps(h)).toContain('EXCH02:rebind-old');
+    // EXCH02 rolled back: the old certificate back on its bindings, IIS restarted, the services that ran started.
+    expect(ranSteps(h, 'EXCH02', 'renewal')).toEqual(['preflight', 'backup-old', 'import', 'enable', 'rebind-old', 'rollback-iis-reset', 'start-stopped']);
     expect(renewalSteps(h).some((step) => step.startsWith('EXCH03') || step.startsWith('EXCH04'))).toBe(false);
     // The servers renewed are checked at the end all the same.
     expect(h.verified).toEqual(['EXCH01', 'EXCH01']);
@@ -221,7 +278,7 @@ describe('runFleet', () => {
   it('on Ctrl-C during the preflight changes nothing anywhere and exits 130', async () => {
     const stop = interrupt();
     const h = harness(await fleetOf(2), () => (block) => {
-      if (block.stepId === 'find-old') stop.press();
+      if (block.stepId === 'preflight') stop.press();
       return happy(block, undefined);
     });
     const result = await h.run({ interrupt: stop });
@@ -236,7 +293,8 @@ describe('runFleet', () => {
       runId: 'F0-exch02',
       fingerprint: 'x',
       completed: new Map([
-        ['find-old', { status: 'ok', outputs: { found: true, thumbprint: OLD } }],
+        ['preflight', { status: 'ok', outputs: PREFLIGHT }],
+        ['backup-old', { status: 'ok', outputs: { path: `C:\\ExchCertBackup\\${OLD}.pfx` } }],
         ['import', { status: 'changed', outputs: { thumbprint: NEW } }],
       ]),
       rolledBack: false,
@@ -253,7 +311,87 @@ describe('runFleet', () => {
     // EXCH01 was not touched again (only checked); EXCH02 picked up after its import.
     expect(h.sessions.sent.some((block) => serverOf(h.sessions, block) === 'EXCH01')).toBe(false);
     expect(h.verified[0]).toBe('EXCH01');
-    expect(h.sessions.sent.filter((block) => serverOf(h.sessions, block) === 'EXCH02' && block.stepId !== undefined).map((block) => block.stepId)).toEqual(['find-old', 'enable', 'bind-default-web-site', 'pop-imap-name', 'restart-pop-imap', 'restart-transport', 'iis-reset', 'health', 'backup-old', 'remove-old']);
+    // Its preflight ran again (read-only); the renewal went on from enable with the earlier preflight's decisions.
+    expect(h.sessions.sent.filter((block) => serverOf(h.sessions, block) === 'EXCH02' && block.stepId !== undefined).map((block) => block.stepId)).toEqual([
+      'preflight',
+      'backup-old',
+      'enable',
+      'bind',
+      'pop-imap-name',
+      'restart-pop-imap',
+      'restart-transport',
+      'iis-reset',
+      'health',
+      'remove-old',
+    ]);
+  });
+
+  describe('with the TLS probe and check (verifyTls on)', () => {
+    const tlsPlan = (server: string): Promise<Plan> => renewalPlan(server, true);
+
+    interface LocalCall {
+      readonly server: string;
+      readonly kind: string;
+      readonly inputs: Readonly<Record<string, unknown>>;
+    }
+    const served = (server: string): string[] => [`mail.contoso.com:443=${OLD}`, `${server}:443=${OLD}`];
+
+    /** Runners for probe-tls and verify-tls that record what they were given, for the server localStepsFor named. */
+    function fakeLocalSteps(calls: LocalCall[], check: (server: string) => LocalStepOutcome = (server) => ({ status: 'ok', outputs: { checked: [`mail.contoso.com:443=${NEW}`, `${server}:443=${NEW}`] } })): (server: FleetServer) => LocalStepRunners {
+      return (server) => ({
+        'probe-tls': (inputs) => {
+          calls.push({ server: server.name, kind: 'probe-tls', inputs });
+          return Promise.resolve({ status: 'ok', outputs: { served: served(server.name) } });
+        },
+        'verify-tls': (inputs) => {
+          calls.push({ server: server.name, kind: 'verify-tls', inputs });
+          return Promise.resolve(check(server.name));
+        },
+      });
+    }
+
+    it("runs each server's probe before its first change and its check after the restarts, with the runners localStepsFor gives for that server", async () => {
+      const calls: LocalCall[] = [];
+      const h = harness(await fleetOf(2, tlsPlan));
+      const result = await h.run({ localStepsFor: fakeLocalSteps(calls) });
+      expect(outcomes(result)).toEqual(['EXCH01:renewed', 'EXCH02:renewed']);
+      for (const name of ['EXCH01', 'EXCH02']) {
+        expect(ranSteps(h, name, 'preflight')).toEqual(['preflight', 'probe', 'backup-old']);
+        expect(ranSteps(h, name, 'renewal')).toEqual(['preflight', 'probe', 'backup-old', 'import', 'enable', 'bind', 'pop-imap-name', 'restart-pop-imap', 'restart-transport', 'iis-reset', 'verify', 'health', 'remove-old']);
+        // Probed in the preflight and again in the renewal, checked once: never in PowerShell.
+        const mine = calls.filter((call) => call.server === name);
+        expect(mine.map((call) => call.kind)).toEqual(['probe-tls', 'probe-tls', 'verify-tls']);
+        expect(mine[0]?.inputs).toMatchObject({ servername: 'mail.contoso.com', endpoints: expect.arrayContaining(['mail.contoso.com|443|tls|primary', `${name}|443|tls|`]) });
+        // The check reads the preflight's thumbprints and what this server's probe recorded.
+        expect(mine[2]?.inputs).toMatchObject({ servername: 'mail.contoso.com', thumbprint: NEW, oldThumbprint: OLD, before: served(name), endpoints: expect.arrayContaining([`${name}|443|tls|`]) });
+      }
+      expect(h.sessions.sent.some((block) => block.stepId === 'probe' || block.stepId === 'verify')).toBe(false);
+    });
+
+    it('rolls back a canary whose check finds the old certificate served, and starts no other server', async () => {
+      const calls: LocalCall[] = [];
+      const h = harness(await fleetOf(2, tlsPlan));
+      const result = await h.run({
+        localStepsFor: fakeLocalSteps(calls, (server) => (server === 'EXCH01' ? { status: 'failed', outputs: {}, error: `EXCH01:995 serves ${OLD} instead of ${NEW}` } : { status: 'ok', outputs: {} })),
+      });
+      expect(outcomes(result)).toEqual(['EXCH01:failed', 'EXCH02:not-started']);
+      expect(result.exitCode).toBe(ExitCode.failed);
+      // The check was retried, then the old certificate was put back before health could commit the change.
+      expect(ranSteps(h, 'EXCH01', 'renewal')).toEqual(['preflight', 'probe', 'backup-old', 'import', 'enable', 'bind', 'pop-imap-name', 'restart-pop-imap', 'restart-transport', 'iis-reset', 'verify', 'rebind-old', 'rollback-iis-reset', 'start-stopped']);
+      expect(calls.filter((call) => call.server === 'EXCH01' && call.kind === 'verify-tls')).toHaveLength(4);
+      expect(calls.filter((call) => call.server === 'EXCH02').map((call) => call.kind)).toEqual(['probe-tls']);
+      expect(h.verified).toEqual([]);
+    });
+
+    it('refuses in the preflight, before any change, when it is given no runners for them', async () => {
+      const h = harness(await fleetOf(2, tlsPlan));
+      const result = await h.run();
+      expect(result).toMatchObject({ outcome: 'refused', exitCode: ExitCode.failed, message: 'the preflight of EXCH01, EXCH02 refused; nothing was changed on any server' });
+      const probe = h.events.find((event) => event.type === 'server-event' && event.server === 'EXCH01' && event.event.type === 'step-finished' && event.event.stepId === 'probe');
+      expect(probe).toMatchObject({ event: { status: 'failed', error: { message: 'step probe is run by exch-cert itself (probe-tls), and this command cannot run it' } } });
+      expect(h.sessions.sent.filter((block) => block.stepId !== undefined).map((block) => block.stepId)).toEqual(['preflight', 'preflight']);
+      expect(h.confirmations).toEqual([]);
+    });
   });
 
   describe('with --drain', () => {
@@ -262,7 +400,7 @@ describe('runFleet', () => {
       const maintenance = (await analyzeRunbook({ file: 'maintenance.yaml', text: shippedRunbookText('maintenance-mode') })).runbook;
       if (!renewal || !maintenance) throw new Error('runbooks');
       const composed = composeMaintenance(renewal, maintenance).runbook;
-      const vars = new Map(Object.entries({ server, pfxPath: 'C:\\new.pfx', fqdn: 'mail.contoso.com', redirectTo: server === 'EXCH01' ? 'EXCH02' : 'EXCH01' }));
+      const vars = new Map(Object.entries({ server, pfxPath: 'C:\\new.pfx', fqdn: 'mail.contoso.com', verifyTls: 'false', redirectTo: server === 'EXCH01' ? 'EXCH02' : 'EXCH01' }));
       return compilePlan(composed, bindParams(composed, vars), { connection: { kind: 'remote', server }, toolVersion: '0.0.0-test' });
     }
     const maintenance = { enterSteps: ['drain-transport', 'redirect-messages', 'server-offline'], exitSteps: ['server-online', 'transport-active', 'components-active'], rollbackExitSteps: ['rollback-server-online', 'rollback-transport-active', 'rollback-components-active'] };
@@ -279,6 +417,8 @@ describe('runFleet', () => {
       expect(result.exitCode).toBe(ExitCode.leftChanged);
       expect(result.servers[1]).toMatchObject({ inMaintenance: true, message: expect.stringMatching(/The server is left changed\. EXCH02 is still in maintenance mode \(out of service\)$/) });
       expect(result.message).toContain('still in maintenance mode: EXCH02');
+      // The renewal's rollback ran, then maintenance's, whose failure left the server out of service.
+      expect(ranSteps(h, 'EXCH02', 'renewal').slice(-6)).toEqual(['rebind-old', 'rollback-iis-reset', 'start-stopped', 'rollback-server-online', 'rollback-transport-active', 'rollback-components-active']);
     });
 
     it('reports a server brought back by the rollback as failed, not in maintenance', async () => {
@@ -286,6 +426,8 @@ describe('runFleet', () => {
       const result = await h.run({ maintenance });
       expect(result.servers[1]).toMatchObject({ outcome: 'failed', exitCode: ExitCode.failed, inMaintenance: false });
       expect(renewalSteps(h).filter((step) => step.startsWith('EXCH02:rollback'))).toEqual(['EXCH02:rollback-iis-reset', 'EXCH02:rollback-server-online', 'EXCH02:rollback-transport-active', 'EXCH02:rollback-components-active']);
+      // It failed while draining: the renewal's first change never came.
+      expect(h.sessions.sent.some((block) => serverOf(h.sessions, block) === 'EXCH02' && block.stepId === 'import')).toBe(false);
     });
   });
 });
