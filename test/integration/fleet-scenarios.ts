@@ -145,7 +145,7 @@ export function describeFleetScenarios(mode: SimulatorMode, remoting: boolean): 
       expect(server(ws, 'EXCH01').queues.find((queue) => queue.identity === 'EXCH01\\Submission')?.messageCount).toBeGreaterThan(0);
       expect(binding(server(ws, 'EXCH03'), 'Default Web Site', '*:443:')).not.toBe(renewed);
       const { servers } = journals(ws);
-      expect(steps(servers.get('exch01')).slice(0, 6)).toEqual(['components-before:ok', 'find-old:ok', 'drain-transport:changed', 'redirect-messages:changed', 'wait-for-queues:ok', 'server-offline:changed']);
+      expect(steps(servers.get('exch01')).slice(0, 8)).toEqual(['components-before:ok', 'preflight:ok', 'probe:ok', 'backup-old:ok', 'drain-transport:changed', 'redirect-messages:changed', 'wait-for-queues:ok', 'server-offline:changed']);
       expect(steps(servers.get('exch02'))).toContain('server-online:changed');
       // The canary's messages went to EXCH02, and EXCH02's back to the renewed canary.
       const redirects = org(ws).calls.filter((call) => call.command === 'Redirect-Message');

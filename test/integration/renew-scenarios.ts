@@ -180,8 +180,8 @@ describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => 
       expect(result.status, result.stderr).toBe(0);
       const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
       expect(events[0]).toMatchObject({ v: 1, type: 'run-started', runbook: 'renew-certificate', server: 'EXCH01' });
-      expect(events.at(-1)).toMatchObject({ type: 'run-finished', outcome: 'ok', exitCode: 0, counts: { changed: 6, ok: 5, skipped: 4, failed: 0 } });
-      expect(events.filter((event) => event['type'] === 'step-finished')).toHaveLength(15);
+      expect(events.at(-1)).toMatchObject({ type: 'run-finished', outcome: 'ok', exitCode: 0, counts: { changed: 6, ok: 7, skipped: 4, failed: 0 } });
+      expect(events.filter((event) => event['type'] === 'step-finished')).toHaveLength(17);
       expectNoSecrets(result.stdout, result.stderr);
     });
 
@@ -208,7 +208,7 @@ describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => 
       const runId = String(journal[0]?.['runId']);
       const resumed = runCli([...renew(ws), '--yes', '--resume', runId, ...shell()], { env: env(), cwd: ws.dir });
       expect(resumed.status).toBe(2);
-      expect(resumed.stderr).toContain(`run ${runId} cannot be resumed: the run failed at step 3 of 11 (enable); steps before it changed the server: import; its onFailure steps changed it back: rebind-old, rollback-iis-reset. Resuming would skip steps whose effect was undone`);
+      expect(resumed.stderr).toContain(`run ${runId} cannot be resumed: the run failed at step 5 of 17 (enable); steps before it changed the server: import; its onFailure steps changed it back: rebind-old, rollback-iis-reset. Resuming would skip steps whose effect was undone`);
       const again = runCli([...renew(ws), '--yes', ...shell()], { env: env(), cwd: ws.dir });
       expect(again.status, again.stderr).toBe(0);
       // The backup from the first run is there and verified; the certificate imported then is not imported again.
@@ -221,7 +221,7 @@ describe(`exch-cert against the simulated Exchange server, ${mode.name}`, () => 
       const before = readFileSync(ws.state, 'utf8');
       const result = runCli([...renew(ws), '--yes', ...shell()], { env: env({ EXCH_CERT_PFX_PASSWORD: 'not the password' }), cwd: ws.dir });
       expect(result.status).toBe(2);
-      expect(result.stderr).toContain('wrong password');
+      expect(result.stderr).toContain('EXCH_CERT_PFX_PASSWORD: the password does not open');
       expect(result.stderr).toContain('nothing was run');
       expect(existsSync(join(ws.dir, '.exch-cert', 'runs')) ? readdirSync(join(ws.dir, '.exch-cert', 'runs')).filter((name) => name.endsWith('.jsonl')) : []).toEqual([]);
       expect(readFileSync(ws.state, 'utf8')).toBe(before);

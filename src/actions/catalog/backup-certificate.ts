@@ -28,21 +28,22 @@ export const backupCertificate = defineAction({
   title: (input) => `Back up certificate ${input.describe('thumbprint')} to ${input.describe('path')}`,
   compile: (input) => {
     const server = input.expr('server');
-    const verify = (what: string): string =>
+    const verify = (file: string, what: string): string =>
       lines(
         '$verified = $false',
-        `try { $copy = Read-ExchCertPfx -Bytes ([System.IO.File]::ReadAllBytes($path)) -Password ${input.expr('password')}; $verified = ($copy.Thumbprint -eq $thumbprint -and $copy.HasPrivateKey) } catch { $verified = $false }`,
+        `try { $copy = Read-ExchCertPfx -Bytes ([System.IO.File]::ReadAllBytes(${file})) -Password ${input.expr('password')}; $verified = ($copy.Thumbprint -eq $thumbprint -and $copy.HasPrivateKey) } catch { $verified = $false }`,
         'if (-not $verified) {',
-        '    [System.IO.File]::Delete($path)',
+        `    [System.IO.File]::Delete(${file})`,
         `    throw ('exch-cert: ' + $path + ' ${what}; it was removed')`,
         '}',
       );
+    const indent = (text: string, by: string): string => text.replace(/^/gm, by);
     return lines(
       `$thumbprint = ([string]${input.expr('thumbprint')}).ToUpperInvariant()`,
       `if (-not (Find-ExchCertCertificate -Server ${server} -Thumbprint $thumbprint)) { throw ('exch-cert: certificate ' + $thumbprint + ' is not in the store of ' + ${server} + '; there is nothing to back up') }`,
       `$path = Resolve-ExchCertPath -Path ${input.expr('path')}`,
       'if ([System.IO.File]::Exists($path)) {',
-      verify("was already there but is not a backup of ' + $thumbprint + ' with its private key that this password opens").replace(/^/gm, '    '),
+      indent(verify('$path', "was already there but is not a backup of ' + $thumbprint + ' with its private key that this password opens"), '    '),
       "    Write-Host ('exch-cert: ' + $path + ' already holds a verified backup of ' + $thumbprint)",
       '} else {',
       '    $directory = [System.IO.Path]::GetDirectoryName($path)',
@@ -53,9 +54,23 @@ export const backupCertificate = defineAction({
         ['BinaryEncoded', true],
         ['Password', input.expr('password')],
       ])}`,
-      '    Write-ExchCertPrivateFile -Path $path -Bytes ([byte[]]$export.FileData)',
-      verify("does not hold certificate ' + $thumbprint + ' with its private key").replace(/^/gm, '    '),
-      "    Write-Host ('exch-cert: backed up ' + $thumbprint + ' to ' + $path)",
+      // Written beside the path and moved into place once verified: a run that backs up the same
+      // certificate at the same time (servers of one namespace share it) never reads a half-written file.
+      "    $partial = $path + '.' + [guid]::NewGuid().ToString('N') + '.partial'",
+      '    try {',
+      '        Write-ExchCertPrivateFile -Path $partial -Bytes ([byte[]]$export.FileData)',
+      indent(verify('$partial', "does not hold certificate ' + $thumbprint + ' with its private key"), '        '),
+      '        try {',
+      '            [System.IO.File]::Move($partial, $path)',
+      "            Write-Host ('exch-cert: backed up ' + $thumbprint + ' to ' + $path)",
+      '        } catch [System.IO.IOException] {',
+      '            if (-not [System.IO.File]::Exists($path)) { throw }',
+      indent(verify('$path', "was written meanwhile but is not a backup of ' + $thumbprint + ' with its private key that this password opens"), '            '),
+      "            Write-Host ('exch-cert: ' + $path + ' was written meanwhile and holds a verified backup of ' + $thumbprint)",
+      '        }',
+      '    } finally {',
+      '        if ([System.IO.File]::Exists($partial)) { [System.IO.File]::Delete($partial) }',
+      '    }',
       '}',
       "Set-ExchCertOutput -Name 'path' -Value $path",
     );

@@ -460,14 +460,31 @@ Invoke-ExchCertStep -Id 'backup-old' -ReadOnly -Exchange -When { (Test-ExchCertO
         $directory = [System.IO.Path]::GetDirectoryName($path)
         if ($directory -and -not [System.IO.Directory]::Exists($directory)) { $null = [System.IO.Directory]::CreateDirectory($directory) }
         $export = Export-ExchangeCertificate -Server 'EXCH01' -Thumbprint $thumbprint -BinaryEncoded -Password $ExchCert.Secrets['backupPassword'] -ErrorAction 'Stop'
-        Write-ExchCertPrivateFile -Path $path -Bytes ([byte[]]$export.FileData)
-        $verified = $false
-        try { $copy = Read-ExchCertPfx -Bytes ([System.IO.File]::ReadAllBytes($path)) -Password $ExchCert.Secrets['backupPassword']; $verified = ($copy.Thumbprint -eq $thumbprint -and $copy.HasPrivateKey) } catch { $verified = $false }
-        if (-not $verified) {
-            [System.IO.File]::Delete($path)
-            throw ('exch-cert: ' + $path + ' does not hold certificate ' + $thumbprint + ' with its private key; it was removed')
+        $partial = $path + '.' + [guid]::NewGuid().ToString('N') + '.partial'
+        try {
+            Write-ExchCertPrivateFile -Path $partial -Bytes ([byte[]]$export.FileData)
+            $verified = $false
+            try { $copy = Read-ExchCertPfx -Bytes ([System.IO.File]::ReadAllBytes($partial)) -Password $ExchCert.Secrets['backupPassword']; $verified = ($copy.Thumbprint -eq $thumbprint -and $copy.HasPrivateKey) } catch { $verified = $false }
+            if (-not $verified) {
+                [System.IO.File]::Delete($partial)
+                throw ('exch-cert: ' + $path + ' does not hold certificate ' + $thumbprint + ' with its private key; it was removed')
+            }
+            try {
+                [System.IO.File]::Move($partial, $path)
+                Write-Host ('exch-cert: backed up ' + $thumbprint + ' to ' + $path)
+            } catch [System.IO.IOException] {
+                if (-not [System.IO.File]::Exists($path)) { throw }
+                $verified = $false
+                try { $copy = Read-ExchCertPfx -Bytes ([System.IO.File]::ReadAllBytes($path)) -Password $ExchCert.Secrets['backupPassword']; $verified = ($copy.Thumbprint -eq $thumbprint -and $copy.HasPrivateKey) } catch { $verified = $false }
+                if (-not $verified) {
+                    [System.IO.File]::Delete($path)
+                    throw ('exch-cert: ' + $path + ' was written meanwhile but is not a backup of ' + $thumbprint + ' with its private key that this password opens; it was removed')
+                }
+                Write-Host ('exch-cert: ' + $path + ' was written meanwhile and holds a verified backup of ' + $thumbprint)
+            }
+        } finally {
+            if ([System.IO.File]::Exists($partial)) { [System.IO.File]::Delete($partial) }
         }
-        Write-Host ('exch-cert: backed up ' + $thumbprint + ' to ' + $path)
     }
     Set-ExchCertOutput -Name 'path' -Value $path
 }
