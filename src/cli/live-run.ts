@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { executePlan, type Clock } from '../engine/execute.js';
+import { executePlan } from '../engine/execute.js';
 import { Journal, newRunId, planFingerprint, readJournal, type ResumeState } from '../engine/journal.js';
 import { Masker, MIN_MASKABLE_LENGTH } from '../engine/mask.js';
 import { collectSecrets } from '../engine/secrets.js';
@@ -16,6 +16,7 @@ import { listRuns } from './run-history.js';
 import type { SecretCheck } from './local-pfx.js';
 import { askForMissingSecrets, terminalQuestion, whyNoPrompt } from './secret-prompt.js';
 import { ensureWritableDirectory } from './files.js';
+import { realClock } from './clock.js';
 import { createLocalSteps } from './local-steps.js';
 import { Interrupts } from './interrupt.js';
 import { displayPath } from './load-plan.js';
@@ -39,19 +40,6 @@ export interface LiveOptions extends RunOptions {
   readonly alsoLock?: readonly string[];
 }
 
-/** The clock of a real run. */
-export const realClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise((done) => {
-      if (signal.aborted || ms <= 0) return done();
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        done();
-      }, { once: true });
-    }),
-};
 
 /**
  * Runs a plan for real. Everything that can stop the run is checked before the first block is
@@ -125,7 +113,7 @@ export async function runLive(plan: Plan, options: LiveOptions, io: CliIo, termi
         sink,
         masker,
         interrupt: interrupts,
-        clock: realClock,
+        clock: realClock(io.env),
         runner,
         journalProblem: () => journal.problem,
         localSteps: createLocalSteps(options.simulateState !== undefined ? { statePath: options.simulateState, server: plan.connection.server } : undefined),

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cliBin } from './cli.js';
+import { cliBin, TEST_ENV } from './cli.js';
 
 /** A running exch-cert, for tests that must act while it runs (Ctrl-C, prompts). */
 export class CliProcess {
@@ -10,7 +10,7 @@ export class CliProcess {
 
   /** `command` replaces `node`; with `noBin` it is the whole command line (e.g. script(1) wrapping exch-cert). */
   constructor(args: readonly string[], options: { env: Record<string, string | undefined>; cwd: string; command?: readonly string[]; noBin?: boolean }) {
-    const env = Object.fromEntries(Object.entries({ PATH: process.env['PATH'], HOME: process.env['HOME'], ...options.env }).filter((entry): entry is [string, string] => entry[1] !== undefined));
+    const env = Object.fromEntries(Object.entries({ PATH: process.env['PATH'], HOME: process.env['HOME'], ...TEST_ENV, ...options.env }).filter((entry): entry is [string, string] => entry[1] !== undefined));
     const [command, ...prefix] = options.command ?? [process.execPath];
     this.child = spawn(command ?? process.execPath, options.noBin ? [...prefix, ...args] : [...prefix, cliBin, ...args], { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString('utf8')));

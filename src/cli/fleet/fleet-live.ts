@@ -19,7 +19,8 @@ import { quoteUntrusted } from '../../text/untrusted.js';
 import { canPrompt } from '../confirm.js';
 import { ensureWritableDirectory } from '../files.js';
 import { Interrupts } from '../interrupt.js';
-import { captureCtrlC, realClock } from '../live-run.js';
+import { realClock } from '../clock.js';
+import { captureCtrlC } from '../live-run.js';
 import { DEFAULT_JOURNAL_DIR } from '../journal-dir.js';
 import { displayPath, loadRunbook, planFor } from '../load-plan.js';
 import { createLocalSteps } from '../local-steps.js';
@@ -90,7 +91,7 @@ export async function runFleetLive(fleet: FleetRequest, options: FleetRenewOptio
       sessions,
       masker,
       interrupt: interrupts,
-      clock: realClock,
+      clock: realClock(io.env),
       runner,
       sink,
       fingerprint,
@@ -148,7 +149,7 @@ async function askForServers(fleet: FleetRequest, sessions: SessionFactory, mask
     masker,
     confirm: () => Promise.resolve('no'),
     interrupt: { stopRequested: false, abortSignal: never.signal },
-    clock: realClock,
+    clock: realClock(io.env),
     runner: { host: hostname(), pid: process.pid },
   });
   const outputs = result.outputs.get('servers');
