@@ -13,7 +13,7 @@ export interface TlsCheckOptions {
   readonly servername: string;
   readonly ports: ReadonlyArray<{ readonly port: number; readonly protocol: Protocol }>;
   readonly timeoutMs?: number;
-  /** Test-only: where a server's port 443 is really reached (the simulated organisation serves no TLS of its own). */
+  /** Test-only: where a server's port 443 is really reached (a rehearsal's endpoints are loopback listeners). */
   readonly addresses?: ReadonlyMap<string, { readonly host: string; readonly port: number }>;
 }
 

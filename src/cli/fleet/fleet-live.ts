@@ -82,7 +82,7 @@ export async function runFleetLive(fleet: FleetRequest, options: FleetRenewOptio
       fleet.ports.length === 0
         ? skippedTlsCheck('--verify-ports none')
         : fleet.simulateState !== undefined && fleet.tlsAddresses.size === 0
-          ? skippedTlsCheck('the simulated organisation serves no TLS of its own')
+          ? skippedTlsCheck('in a rehearsal the verify step of each server\u2019s renewal checks its endpoints on loopback')
           : createTlsCheck({ connect: (await import('../../tls/connect.js')).connectTls, clock: { now: () => new Date() }, thumbprint, servername: String(sample.params.find((param) => param.name === 'fqdn')?.value ?? options.fqdn ?? ''), ports: fleet.ports, addresses: fleet.tlsAddresses });
     const result = await runFleet({
       runId,
