@@ -76,7 +76,7 @@ function matrixRunbook(fixture: Fixture, thumbprints: { readonly renewed: string
     `    with: { ${server}, thumbprint: '${thumbprints.renewed}', path: ${JSON.stringify(fixture.backup)}, password: '\${{ params.backupPassword }}' }`,
     '  - id: remove',
     '    action: remove-certificate',
-    `    with: { ${server}, thumbprint: '${thumbprints.renewed}' }`,
+    `    with: { ${server}, thumbprint: '${thumbprints.renewed}', backupPath: '\${{ steps.backup.outputs.path }}', backupPassword: '\${{ params.backupPassword }}' }`,
     '',
   ].join('\n');
 }
@@ -100,6 +100,8 @@ export function describeFaultMatrix(mode: FaultMatrixMode): void {
       data['faults'] = faults;
       writeFileSync(fixture.state, JSON.stringify(data));
       if (existsSync(fixture.backup)) rmSync(fixture.backup);
+      // The removal needs the verified backup the backup step made (it checks it again first).
+      if (stepId === 'remove' && existsSync(`${fixture.backup}.verified`)) copyFileSync(`${fixture.backup}.verified`, fixture.backup);
     };
 
     beforeAll(async () => {
@@ -149,6 +151,7 @@ export function describeFaultMatrix(mode: FaultMatrixMode): void {
         reset(step.id);
         const outcome = expectCompleted(await session.invoke(step.script));
         expect(outcome.envelope, `${step.id}: ${outcome.log}`).toMatchObject({ ok: true, step: { id: step.id } });
+        if (step.id === 'backup') copyFileSync(fixture.backup, `${fixture.backup}.verified`);
       }
     });
 
