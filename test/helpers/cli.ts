@@ -26,7 +26,7 @@ export function runCli(args: readonly string[], options: { env?: Record<string, 
     env: Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
     encoding: 'utf8',
     input: options.input ?? '',
-    timeout: 60_000,
+    timeout: 180_000,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }

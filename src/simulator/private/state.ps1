@@ -150,14 +150,32 @@ function Lock-SimState {
     }
 }
 
+# The state as this process last read or saved it, and the file's stamp then. Parsing the state
+# costs most of a command's time (ConvertFrom-Json builds every object); every command saves what
+# it read, under the lock, so while the file keeps that stamp the object is what the file holds.
+$script:StateCache = $null
+
+function Get-SimFileStamp {
+    # When the file was last written, and its length: a write by anyone else changes them.
+    param([string]$Path)
+    $info = New-Object -TypeName System.IO.FileInfo -ArgumentList @($Path)
+    return ([string]$info.LastWriteTimeUtc.Ticks + '|' + [string]$info.Length)
+}
+
 function Read-SimState {
     # Reads and checks the state file. Callers hold the lock (Use-SimState).
     param([Parameter(Mandatory = $true)][string]$Path)
+    $stamp = Get-SimFileStamp -Path $Path
+    $cached = $script:StateCache
+    if ($null -ne $cached -and $cached.Path -eq $Path -and $cached.Stamp -eq $stamp) { return $cached.State }
+    $script:StateCache = $null
     $text = [System.IO.File]::ReadAllText($Path)
     $convert = @{ InputObject = $text; ErrorAction = 'Stop' }
     if ($script:JsonKeepsDates) { $convert.DateKind = 'String' }
     $state = ConvertFrom-Json @convert
     Assert-SimSchema -State $state -Path $Path
+    # Read only if nothing wrote it meanwhile (callers hold the lock; a test may edit it without).
+    if ((Get-SimFileStamp -Path $Path) -eq $stamp) { $script:StateCache = @{ Path = $Path; Stamp = $stamp; State = $state } }
     return $state
 }
 
@@ -178,6 +196,7 @@ function Save-SimState {
     # Write a temporary file next to the state, flush it, then rename it over the
     # state: readers see the old or the new file, never a half-written one.
     param([Parameter(Mandatory = $true)]$State, [Parameter(Mandatory = $true)][string]$Path)
+    $script:StateCache = $null
     $json = ConvertTo-Json -InputObject $State -Depth 32
     $bytes = (New-Object -TypeName System.Text.UTF8Encoding -ArgumentList @($false)).GetBytes($json)
     $directory = [System.IO.Path]::GetDirectoryName($Path)
@@ -195,6 +214,7 @@ function Save-SimState {
         } else {
             [System.IO.File]::Move($temp, $Path)
         }
+        $script:StateCache = @{ Path = $Path; Stamp = (Get-SimFileStamp -Path $Path); State = $State }
     } catch {
         if ([System.IO.File]::Exists($temp)) { [System.IO.File]::Delete($temp) }
         throw
@@ -208,8 +228,15 @@ function Use-SimState {
     $lock = Lock-SimState -Path $Path
     try {
         $state = Read-SimState -Path $Path
-        $result = & $Body $state
-        if (-not $ReadOnly) { Save-SimState -State $state -Path $Path }
+        $saved = $false
+        try {
+            $result = & $Body $state
+            if (-not $ReadOnly) { Save-SimState -State $state -Path $Path; $saved = $true }
+        } finally {
+            # The object may differ from the file unless it was just saved (a read-only body is
+            # trusted with the file, not with the object): read the file again next time.
+            if (-not $saved) { $script:StateCache = $null }
+        }
         return $result
     } finally {
         $lock.Dispose()

@@ -1,4 +1,0 @@
-import { inProcessMode } from '../helpers/simulator-modes.js';
-import { describeSafetyScenarios } from './safety-scenarios.js';
-
-describeSafetyScenarios(inProcessMode);
