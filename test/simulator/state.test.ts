@@ -114,6 +114,19 @@ Out-Result @{
     expect(seen['edgeFromMailbox']).toEqual([expect.stringMatching(/^The Edge Transport server EDGE01 isn't managed from EXCH01/)]);
   });
 
+  it('sees a change another writer made between two commands of one process (the state it keeps is only reused while the file is unchanged)', async () => {
+    const dir = folders.copy(organisation);
+    const first = await host.ok<Record<string, unknown>>(dir, 'Out-Result @{ name = (Get-PopSettings -Server EXCH01).X509CertificateName }');
+    const path = join(dir, 'state.json');
+    const state = readState(dir) as unknown as { servers: Array<{ pop?: { x509CertificateName: string } }> };
+    for (const entry of state.servers) if (entry.pop) entry.pop.x509CertificateName = 'pop.contoso.com';
+    writeFileSync(path, JSON.stringify(state, null, 2));
+    const second = await host.ok<Record<string, unknown>>(dir, "Set-ImapSettings -Server EXCH01 -X509CertificateName imap.contoso.com -WarningAction SilentlyContinue\nOut-Result @{ pop = (Get-PopSettings -Server EXCH01).X509CertificateName; imap = (Get-ImapSettings -Server EXCH01).X509CertificateName }");
+    expect(first).toEqual({ name: 'mail.contoso.com' });
+    expect(second).toEqual({ pop: 'pop.contoso.com', imap: 'imap.contoso.com' });
+    expect(server(readState(dir), 'EXCH01').pop?.x509CertificateName).toBe('pop.contoso.com');
+  });
+
   it('acts on the server EXCH_CERT_SIMULATOR_HOST names (default the first Mailbox server), and logs it', async () => {
     const dir = folders.copy(organisation);
     const onExch02 = { EXCH_CERT_SIMULATOR_HOST: 'EXCH02' };
