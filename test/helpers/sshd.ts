@@ -82,7 +82,9 @@ export async function startSshServer(): Promise<SshServer> {
         'UsePAM no',
         'MaxSessions 50',
         'MaxStartups 50',
-        `Subsystem powershell ${pwshPath} -sshs -NoLogo -NoProfile`,
+        // A cache of its own: PowerShell's startup profile in ~/.cache/powershell, written by every
+        // pwsh on the machine at once, was once left corrupt, and every remoting session then died.
+        `Subsystem powershell /usr/bin/env XDG_CACHE_HOME=${join(dir, 'cache')} ${pwshPath} -sshs -NoLogo -NoProfile`,
         '',
       ].join('\n'),
     );
